@@ -1,0 +1,1 @@
+"""Provider core: talks to any OpenAI-compatible API over httpx. Never imports IPython."""

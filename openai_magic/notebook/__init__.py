@@ -1,0 +1,1 @@
+"""The notebook layer: IPython magics, streaming Markdown rendering, the ipywidgets panel."""

@@ -1,0 +1,37 @@
+"""Shared fixtures: a real embedded demo server over loopback, and an environment with no real keys."""
+
+from __future__ import annotations
+
+import os
+
+import pytest
+
+SENTINEL_KEY = "sk-test-SENTINEL-d0n0tl3ak-7f3a9c"
+
+# Never let a developer's real key or base URL leak into the suite.
+for _name in list(os.environ):
+    if _name.endswith("_API_KEY") or _name in {"OPENAI_BASE_URL", "OPENAI_MAGIC_DEMO_URL"}:
+        os.environ.pop(_name)
+
+
+@pytest.fixture(scope="session")
+def demo_server():
+    """The embedded OpenAI-compatible server with no pacing and no key, for the whole session."""
+    from openai_magic.server import DemoServer
+
+    with DemoServer(pace=0) as server:
+        yield server
+
+
+@pytest.fixture(scope="session")
+def keyed_server():
+    """The embedded server requiring `Authorization: Bearer SENTINEL_KEY`."""
+    from openai_magic.server import DemoServer
+
+    with DemoServer(pace=0, api_key=SENTINEL_KEY) as server:
+        yield server
+
+
+@pytest.fixture(scope="session")
+def base_url(demo_server) -> str:
+    return demo_server.base_url
