@@ -25,7 +25,8 @@ CHROMIUM = "/usr/bin/chromium"
 
 def ensure_venv(extra: str) -> None:
     """Create .venv and install `.[extra]` into it unless the same install is already there."""
-    if sys.version_info < (3, 11):
+    # dev.py runs under whatever python3 the user has, before anything checks requires-python.
+    if sys.version_info < (3, 11):  # noqa: UP036
         sys.exit(f"openai_magic needs Python 3.11+, this is {sys.version.split()[0]}")
     stamp_value = hashlib.sha256((ROOT / "pyproject.toml").read_bytes() + extra.encode()).hexdigest()
     stamp = VENV / f".installed-{extra}"
