@@ -1,0 +1,73 @@
+"""The panel's API key field: a typed key moves into kernel memory at once and never stays in widget state."""
+
+from __future__ import annotations
+
+import os
+
+import ipywidgets as widgets
+
+
+class KeyField:
+    """A Password box whose value is taken out on submit and cleared, plus a status line.
+
+    A Password widget's value is synced to the front end and saved with widget state, so the key is
+    stored here in a private attribute and the widget is reset to "" in the same callback.
+    """
+
+    def __init__(self, api_key: str | None = None) -> None:
+        self.__key = api_key or None
+        self._source = "passed to ChatPanel" if api_key else ""
+        self._env_name: str | None = None
+        self.password = widgets.Password(
+            placeholder="paste a key, press Enter",
+            description="key",
+            continuous_update=False,
+            layout=widgets.Layout(width="260px"),
+        )
+        self.password.add_class("openai-magic-key")
+        self.status = widgets.HTML()
+        self.password.observe(self._on_value, names="value")
+        self.box = widgets.HBox([self.password, self.status])
+        self._show()
+
+    def _on_value(self, change: dict) -> None:
+        value = (change["new"] or "").strip()
+        if not value:
+            return
+        self.__key = value
+        self._source = "typed in panel"
+        self.password.value = ""
+        self._show()
+
+    def set_env(self, env_name: str | None) -> None:
+        """Which environment variable holds the current provider's key (None: the provider has none)."""
+        self._env_name = env_name
+        self._show()
+
+    def clear(self) -> None:
+        """Forget a typed or passed key."""
+        self.__key = None
+        self._source = ""
+        self._show()
+
+    @property
+    def key(self) -> str | None:
+        """The key to use: typed or passed in, else the provider's environment variable."""
+        if self.__key:
+            return self.__key
+        return os.environ.get(self._env_name) if self._env_name else None
+
+    @property
+    def description(self) -> str:
+        """What the status line says about the key, never the key itself."""
+        if self.__key:
+            return f"key set ({self._source})"
+        if self._env_name and os.environ.get(self._env_name):
+            return f"key set from {self._env_name}"
+        return "no key"
+
+    def _show(self) -> None:
+        self.status.value = f"<small>{self.description}</small>"
+
+    def __repr__(self) -> str:
+        return f"<KeyField {self.description}>"
