@@ -257,11 +257,13 @@ def _argument_value(name: str, schema: dict[str, Any], prompt: str) -> Any:
         return []
     if kind == "object":
         return {}
-    quoted = re.search(r"[\"“']([^\"”']+)[\"”']", prompt)
+    text = _DIRECTIVE.sub("", prompt)
+    quoted = re.search(r"\"([^\"]+)\"|“([^”]+)”|(?<!\w)'([^']+)'(?!\w)", text)
     if quoted:
-        return quoted.group(1)
-    words = re.findall(r"[A-Za-z][\w-]*", _DIRECTIVE.sub("", prompt))
-    return words[-1] if words else name
+        return next(g for g in quoted.groups() if g)
+    words = re.findall(r"[A-Za-z][\w-]*", text)
+    proper = [w for w in words[1:] if w[0].isupper()]
+    return proper[-1] if proper else words[-1] if words else name
 
 
 def _pick_tool(request: ChatRequest, prompt: str) -> dict[str, Any] | None:
