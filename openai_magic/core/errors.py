@@ -85,6 +85,153 @@ def redact(text: str, *secrets: str | None) -> str:
     return text
 
 
+# --- mapping HTTP replies and in-stream error objects to the hierarchy above -----------------------
+
+_BY_TYPE: dict[str, type[ProviderError]] = {
+    "invalid_api_key": AuthenticationError,
+    "authentication_error": AuthenticationError,
+    "permission_error": AuthenticationError,
+    "model_not_found": ModelNotFoundError,
+    "not_found_error": ModelNotFoundError,
+    "rate_limit_exceeded": RateLimitError,
+    "rate_limit_error": RateLimitError,
+    "insufficient_quota": RateLimitError,
+    "invalid_request_error": BadRequestError,
+    "server_error": ServerError,
+    "api_error": ServerError,
+    "overloaded_error": ServerError,
+    "timeout": RequestTimeoutError,
+}
+
+
+def error_class(status: int | None) -> type[ProviderError]:
+    """The exception class for an HTTP status code."""
+    if status in (401, 403):
+        return AuthenticationError
+    if status == 404:
+        return ModelNotFoundError
+    if status == 408:
+        return RequestTimeoutError
+    if status == 429:
+        return RateLimitError
+    if status is not None and status >= 500:
+        return ServerError
+    if status is not None and 400 <= status < 500:
+        return BadRequestError
+    return ResponseError
+
+
+def error_message(body: Any, fallback: str = "") -> str:
+    """The server's own error text from any common error body shape (OpenAI, FastAPI, plain)."""
+    if isinstance(body, dict):
+        error = body.get("error")
+        if isinstance(error, dict):
+            for key in ("message", "msg", "detail"):
+                if isinstance(error.get(key), str) and error[key]:
+                    return error[key]
+            code = error.get("code") or error.get("type")
+            if code:
+                return f"error code {code}"
+        elif isinstance(error, str) and error:
+            return error
+        detail = body.get("detail")
+        if isinstance(detail, str) and detail:
+            return detail
+        if isinstance(detail, list) and detail:
+            return "; ".join(_detail_item(item) for item in detail)
+        message = body.get("message")
+        if isinstance(message, str) and message:
+            return message
+    elif isinstance(body, str) and body.strip():
+        text = " ".join(body.split())
+        return text if len(text) <= 300 else text[:297] + "..."
+    return fallback
+
+
+def _detail_item(item: Any) -> str:
+    # FastAPI/pydantic validation errors: {"loc": [...], "msg": "...", "type": "..."}
+    if isinstance(item, dict):
+        loc = item.get("loc")
+        where = ".".join(str(part) for part in loc) if isinstance(loc, list) else ""
+        msg = str(item.get("msg") or item.get("message") or item)
+        return f"{where}: {msg}" if where else msg
+    return str(item)
+
+
+def parse_retry_after(headers: Any) -> float | None:
+    """Seconds to wait from `retry-after-ms` / `Retry-After` (seconds or an HTTP date)."""
+    if headers is None:
+        return None
+    value = headers.get("retry-after-ms")
+    if value:
+        try:
+            return max(0.0, float(value) / 1000)
+        except ValueError:
+            pass
+    value = headers.get("retry-after")
+    if not value:
+        return None
+    try:
+        return max(0.0, float(value))
+    except ValueError:
+        pass
+    try:
+        import email.utils
+        import time
+
+        when = email.utils.parsedate_to_datetime(value)
+        return max(0.0, when.timestamp() - time.time())
+    except (TypeError, ValueError, OverflowError):
+        return None
+
+
+def from_status(
+    status: int,
+    body: Any,
+    *,
+    headers: Any = None,
+    partial_text: str = "",
+    secrets: tuple[str | None, ...] = (),
+    context: str = "",
+) -> ProviderError:
+    """Build the typed error for an HTTP error reply (`body` is parsed JSON or the raw text)."""
+    cls = error_class(status)
+    text = error_message(body, fallback=f"HTTP {status}")
+    message = redact(f"{context}{text} (HTTP {status})", *secrets)
+    kwargs: dict[str, Any] = {"status_code": status, "body": body, "partial_text": partial_text}
+    if cls is RateLimitError:
+        kwargs["retry_after"] = parse_retry_after(headers)
+    return cls(message, **kwargs)
+
+
+def from_stream_error(
+    error: Any, *, partial_text: str = "", secrets: tuple[str | None, ...] = ()
+) -> ProviderError:
+    """Build the typed error for an `error` object (or `event: error`) inside a 200 stream."""
+    status: int | None = None
+    cls: type[ProviderError] = ServerError
+    if isinstance(error, dict):
+        for key in ("status", "status_code", "code"):
+            value = error.get(key)
+            if isinstance(value, int) and not isinstance(value, bool):
+                status = value
+            elif isinstance(value, str) and value.isdigit():
+                status = int(value)
+            if status is not None:
+                break
+        if status is not None and status >= 400:
+            cls = error_class(status)
+        else:
+            kind = error.get("type") or error.get("code")
+            cls = _BY_TYPE.get(kind, ServerError) if isinstance(kind, str) else ServerError
+        body = {"error": error}
+    else:
+        body = error
+    text = error_message(body, fallback="the server reported an error mid-stream")
+    message = redact(f"stream error: {text}", *secrets)
+    return cls(message, status_code=status, body=body, partial_text=partial_text)
+
+
 __all__ = [
     "APIConnectionError",
     "AuthenticationError",
@@ -96,5 +243,10 @@ __all__ = [
     "RequestTimeoutError",
     "ResponseError",
     "ServerError",
+    "error_class",
+    "error_message",
+    "from_status",
+    "from_stream_error",
+    "parse_retry_after",
     "redact",
 ]

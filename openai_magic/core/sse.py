@@ -1,0 +1,151 @@
+"""Incremental Server-Sent Events decoder: bytes in (split anywhere), events out.
+
+Hand-written rather than taken from a library (httpx-sse, the openai SDK's decoder) because it sits
+on the hot path of every streamed token: it splits whole network chunks on newlines with bytes
+operations (never per character), joins a long line's pieces once (so a multi-megabyte `data:` line
+costs linear time), and decodes UTF-8 only per complete line, so a chunk boundary inside a
+multi-byte character is harmless. It follows the WHATWG spec: CRLF, LF and CR line ends, multi-line
+`data:`, comments, `event:`/`id:`/`retry:` fields, a leading BOM.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterable, AsyncIterator, Iterable, Iterator
+
+_BOM = b"\xef\xbb\xbf"
+
+
+class ServerSentEvent:
+    """One dispatched event: `event` name ("message" by default), `data` text, optional id/retry."""
+
+    __slots__ = ("data", "event", "id", "retry")
+
+    def __init__(self, data: str, event: str = "message", id: str | None = None, retry: int | None = None):
+        self.data = data
+        self.event = event
+        self.id = id
+        self.retry = retry
+
+    def __eq__(self, other: object) -> bool:
+        if not isinstance(other, ServerSentEvent):
+            return NotImplemented
+        return (self.data, self.event, self.id, self.retry) == (
+            other.data,
+            other.event,
+            other.id,
+            other.retry,
+        )
+
+    def __repr__(self) -> str:
+        data = self.data if len(self.data) <= 80 else self.data[:77] + "..."
+        return f"ServerSentEvent(event={self.event!r}, data={data!r}, id={self.id!r}, retry={self.retry!r})"
+
+
+class SSEDecoder:
+    """Feed bytes with `feed()`, get complete events back; call `flush()` at end of stream."""
+
+    __slots__ = ("_data", "_event", "_first", "_id", "_pending", "_retry", "_skip_lf")
+
+    def __init__(self) -> None:
+        self._pending: list[bytes] = []  # pieces of the current, not yet terminated line
+        self._skip_lf = False  # the previous chunk ended with CR: a leading LF completes a CRLF
+        self._first = True  # BOM check on the very first line
+        self._data: list[str] = []
+        self._event = ""
+        self._id: str | None = None
+        self._retry: int | None = None
+
+    def feed(self, chunk: bytes) -> list[ServerSentEvent]:
+        """Consume one chunk of the byte stream; return the events it completed."""
+        if not chunk:
+            return []
+        if self._skip_lf:
+            self._skip_lf = False
+            if chunk[:1] == b"\n":
+                chunk = chunk[1:]
+        if b"\r" in chunk:
+            self._skip_lf = chunk[-1:] == b"\r"
+            chunk = chunk.replace(b"\r\n", b"\n").replace(b"\r", b"\n")
+        if b"\n" not in chunk:
+            if chunk:
+                self._pending.append(chunk)
+            return []
+        if self._pending:
+            self._pending.append(chunk)
+            chunk = b"".join(self._pending)
+            self._pending = []
+        lines = chunk.split(b"\n")
+        tail = lines.pop()
+        if tail:
+            self._pending.append(tail)
+        return self._lines(lines)
+
+    def flush(self) -> list[ServerSentEvent]:
+        """End of stream: dispatch what is pending, even without the final blank line.
+
+        The spec discards an unterminated last event; many servers close right after
+        `data: [DONE]\\n`, so being lenient here loses nothing and avoids false truncation errors.
+        """
+        lines = [b"".join(self._pending)] if self._pending else []
+        self._pending = []
+        self._skip_lf = False
+        lines.append(b"")
+        return self._lines(lines)
+
+    def _lines(self, lines: Iterable[bytes]) -> list[ServerSentEvent]:
+        events: list[ServerSentEvent] = []
+        data = self._data
+        for line in lines:
+            if self._first:
+                self._first = False
+                if line.startswith(_BOM):
+                    line = line[3:]
+            if not line:
+                if data:
+                    events.append(
+                        ServerSentEvent("\n".join(data), self._event or "message", self._id, self._retry)
+                    )
+                    data.clear()
+                self._event = ""
+                continue
+            if line[:5] == b"data:":
+                value = line[6:] if line[5:6] == b" " else line[5:]
+                data.append(value.decode("utf-8", "replace"))
+                continue
+            if line[:1] == b":":
+                continue  # comment (keep-alive)
+            name, sep, raw = line.partition(b":")
+            if sep and raw[:1] == b" ":
+                raw = raw[1:]
+            field, value = name.decode("utf-8", "replace"), raw.decode("utf-8", "replace")
+            if field == "event":
+                self._event = value
+            elif field == "data":
+                data.append(value)  # "data" with no colon: an empty data line
+            elif field == "id":
+                if "\0" not in value:
+                    self._id = value
+            elif field == "retry" and value.isascii() and value.isdigit():
+                self._retry = int(value)
+        return events
+
+
+def decode(chunks: Iterable[bytes]) -> Iterator[ServerSentEvent]:
+    """Decode a whole (sync) byte stream into events."""
+    decoder = SSEDecoder()
+    for chunk in chunks:
+        yield from decoder.feed(chunk)
+    yield from decoder.flush()
+
+
+async def adecode(chunks: AsyncIterable[bytes]) -> AsyncIterator[ServerSentEvent]:
+    """Decode an async byte stream (e.g. `response.aiter_bytes()`) into events."""
+    decoder = SSEDecoder()
+    async for chunk in chunks:
+        for event in decoder.feed(chunk):
+            yield event
+    for event in decoder.flush():
+        yield event
+
+
+__all__ = ["SSEDecoder", "ServerSentEvent", "adecode", "decode"]
