@@ -3,6 +3,6 @@
 from __future__ import annotations
 
 from .app import create_app
-from .runner import DemoServer, serve
+from .runner import DemoServer, add_serve_arguments, serve
 
-__all__ = ["DemoServer", "create_app", "serve"]
+__all__ = ["DemoServer", "add_serve_arguments", "create_app", "serve"]

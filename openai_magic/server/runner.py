@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import argparse
 import asyncio
 import contextlib
+import signal
 import socket
 import threading
 import time
@@ -118,15 +120,49 @@ class DemoServer:
         self.stop()
 
 
+def add_serve_arguments(parser: argparse.ArgumentParser) -> None:
+    """The options shared by `openai-magic serve` and `python -m openai_magic.server`."""
+    parser.add_argument("--host", default="127.0.0.1", help="interface to bind (default: %(default)s)")
+    parser.add_argument(
+        "--port", type=_port, default=8765, help="port, 0 for any free one (default: %(default)s)"
+    )
+    parser.add_argument(
+        "--api-key", default=None, help="require `Authorization: Bearer KEY` on every request"
+    )
+    parser.add_argument(
+        "--pace", type=_pace, default=None, help="seconds between streamed chunks (default: 0.02)"
+    )
+
+
+def _port(text: str) -> int:
+    value = int(text)
+    if not 0 <= value <= 65535:
+        raise argparse.ArgumentTypeError(f"port must be 0-65535, got {value}")
+    return value
+
+
+def _pace(text: str) -> float:
+    value = float(text)
+    if not 0 <= value <= 60:
+        raise argparse.ArgumentTypeError(f"pace must be between 0 and 60 seconds, got {text}")
+    return value
+
+
 def serve(
     host: str = "127.0.0.1", port: int = 8765, api_key: str | None = None, pace: float | None = None
 ) -> None:
-    """Serve in the foreground until Ctrl-C, printing the base URL (never the key)."""
+    """Serve in the foreground until Ctrl-C or SIGTERM, printing the base URL (never the key)."""
     server = DemoServer(host, port, api_key, pace)
+    if threading.current_thread() is threading.main_thread():
+        signal.signal(signal.SIGTERM, _interrupt)
     with server:
         auth = " (API key required)" if api_key else ""
         print(f"openai-magic demo server: {server.base_url}{auth}", flush=True)
-        print("Press Ctrl-C to stop.", flush=True)
+        print(f"  export OPENAI_MAGIC_DEMO_URL={server.base_url}   # Ctrl-C to stop", flush=True)
         with contextlib.suppress(KeyboardInterrupt):
             while server.running:
                 time.sleep(0.5)
+
+
+def _interrupt(signum: int, frame: object) -> None:
+    raise KeyboardInterrupt
