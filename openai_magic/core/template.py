@@ -580,10 +580,11 @@ class _Call:
         try:
             return json.loads(raw)
         except ValueError:
-            kind = response.headers.get("content-type", "unknown content type").split(";")[0]
+            kind = response.headers.get("content-type", "no content type").split(";")[0]
             text = errors.error_message(raw.decode("utf-8", "replace"), "an empty body")
+            problem = "malformed JSON" if "json" in kind else f"{kind} instead of JSON"
             raise errors.ResponseError(
-                errors.redact(f"expected JSON from {self.label} but got {kind}: {text}", *self.secrets),
+                errors.redact(f"{self.label} sent {problem}: {text}", *self.secrets),
                 status_code=response.status_code,
                 body=raw.decode("utf-8", "replace")[:2000],
             ) from None
