@@ -6,6 +6,7 @@ import asyncio
 import hmac
 import json
 import logging
+import threading
 import time
 from collections.abc import AsyncIterator
 from typing import Any
@@ -31,13 +32,13 @@ _CREATED = 1_700_000_000
 
 
 class _HideInjectedDrops(logging.Filter):
-    """Keep uvicorn from logging a traceback for connections we cut on purpose (fault `drop`)."""
+    """Keep uvicorn from logging tracebacks for connections cut on purpose (fault `drop`, shutdown)."""
 
     def filter(self, record: logging.LogRecord) -> bool:
         exc = record.exc_info[1] if record.exc_info else None
         while isinstance(exc, BaseExceptionGroup) and len(exc.exceptions) == 1:
             exc = exc.exceptions[0]
-        return not isinstance(exc, InjectedDrop)
+        return not isinstance(exc, InjectedDrop | asyncio.CancelledError)
 
 
 _uvicorn_error = logging.getLogger("uvicorn.error")
@@ -88,13 +89,15 @@ def _prelude(request: Request) -> tuple[Fault | None, frozenset[str]]:
     return fault, quirks
 
 
-async def _sleep_while_connected(request: Request, seconds: float) -> None:
-    """Sleep, but stop early if the client went away (so stalls never pin the server)."""
+async def _stall(stopping: threading.Event, seconds: float, request: Request | None = None) -> None:
+    """Sleep, but give up when the server stops or the client goes away, so stalls never pin it."""
     loop = asyncio.get_running_loop()
     deadline = loop.time() + seconds
     while (left := deadline - loop.time()) > 0:
         await asyncio.sleep(min(0.1, left))
-        if await request.is_disconnected():
+        if stopping.is_set():
+            raise InjectedDrop("server stopping")
+        if request is not None and await request.is_disconnected():
             return
 
 
@@ -103,7 +106,7 @@ async def _whole_body_fault(request: Request, fault: Fault | None, body: dict[st
     if fault is None or fault.kind not in STREAM_KINDS:
         return None
     if fault.kind == "stall":
-        await _sleep_while_connected(request, fault.seconds)
+        await _stall(request.app.state.stopping, fault.seconds, request)
         return None
     if fault.kind == "drop":
         return DroppedResponse()
@@ -170,8 +173,9 @@ def _huge_line_content() -> list[str]:
 
 
 async def _events(
-    writer: ChunkWriter, fault: Fault | None, pace: float, include_usage: bool
+    writer: ChunkWriter, fault: Fault | None, pace: float, include_usage: bool, stopping: threading.Event
 ) -> AsyncIterator[bytes]:
+    """The SSE body: batched when unpaced, one chunk per `pace` seconds otherwise; faults injected."""
     yield writer.opening()
     after = fault.after if fault is not None and fault.kind in STREAM_KINDS else -1
     sent = 0
@@ -183,7 +187,7 @@ async def _events(
                 yield b"".join(batch)
                 batch.clear()
             if fault.kind == "stall":
-                await asyncio.sleep(fault.seconds)
+                await _stall(stopping, fault.seconds)
             elif fault.kind == "drop":
                 raise InjectedDrop("connection dropped by X-Demo-Fault")
             elif fault.kind == "malformed":
@@ -209,7 +213,9 @@ async def _events(
             if len(batch) >= BATCH:
                 yield b"".join(batch)
                 batch.clear()
-                await asyncio.sleep(0)
+                await asyncio.sleep(0)  # let other requests run during long unpaced streams
+        if stopping.is_set():
+            raise InjectedDrop("server stopping")
     batch.append(writer.closing(include_usage))
     yield b"".join(batch)
 
@@ -232,7 +238,9 @@ async def chat_completions(request: Request) -> Response:
     writer = ChunkWriter(reply, quirks, field)
     headers = {"Cache-Control": "no-cache", "X-Accel-Buffering": "no"}
     return StreamingResponse(
-        _events(writer, fault, pace, chat.include_usage), media_type="text/event-stream", headers=headers
+        _events(writer, fault, pace, chat.include_usage, request.app.state.stopping),
+        media_type="text/event-stream",
+        headers=headers,
     )
 
 
@@ -294,4 +302,5 @@ def create_app(api_key: str | None = None, pace: float | None = None) -> Starlet
     app.state.api_key = api_key or None
     app.state.pace = DEFAULT_PACE if pace is None else float(pace)
     app.state.faults = FaultBook()
+    app.state.stopping = threading.Event()  # set by DemoServer.stop(): ends stalls and long streams
     return app

@@ -171,10 +171,11 @@ def markdown_answer(request: ChatRequest, prompt: str, digest: bytes) -> str:
     points = list(dict.fromkeys(points))
     words = len(_DIRECTIVE.sub("", prompt).split())
     intro = (
-        f"You asked about **{topic}**. This is a deterministic answer from the `{request.model}` demo model; "
-        f"I saw {_plural(count, 'message')} in this conversation."
+        f"Here is a short, structured answer to “{topic}”. I saw {_plural(count, 'message')} in this "
+        f"conversation; the `{request.model}` demo model answers the same request the same way every time."
     )
-    parts = [f"## {topic[:1].upper()}{topic[1:]}", intro, *_context_lines(request), "### Key points"]
+    heading = topic.rstrip("?.!:") or topic
+    parts = [f"## {heading[:1].upper()}{heading[1:]}", intro, *_context_lines(request), "### Key points"]
     parts.append("\n".join(f"- {p}" for p in points))
     parts.append("### At a glance")
     parts.append(

@@ -12,13 +12,14 @@ import time
 from types import TracebackType
 
 import uvicorn
+from starlette.applications import Starlette
 
 from .app import create_app
 
 
-def _config(host: str, port: int, api_key: str | None, pace: float | None) -> uvicorn.Config:
+def _config(app: Starlette, host: str, port: int) -> uvicorn.Config:
     return uvicorn.Config(
-        create_app(api_key=api_key, pace=pace),
+        app,
         host=host,
         port=port,
         log_level="warning",
@@ -39,6 +40,7 @@ class DemoServer:
         self.port = port
         self.api_key = api_key
         self.pace = pace
+        self._app: Starlette | None = None
         self._server: uvicorn.Server | None = None
         self._thread: threading.Thread | None = None
         self._error: BaseException | None = None
@@ -75,7 +77,8 @@ class DemoServer:
             sock.close()
             raise RuntimeError(f"DemoServer could not bind {self.host}:{self.port}: {exc}") from None
         self.port = sock.getsockname()[1]
-        self._server = uvicorn.Server(_config(self.host, self.port, self.api_key, self.pace))
+        self._app = create_app(api_key=self.api_key, pace=self.pace)
+        self._server = uvicorn.Server(_config(self._app, self.host, self.port))
         self._error = None
         self._thread = threading.Thread(
             target=self._run, args=(sock,), name=f"DemoServer:{self.port}", daemon=True
@@ -102,8 +105,9 @@ class DemoServer:
 
     def stop(self, timeout: float = 10.0) -> None:
         """Ask uvicorn to exit and wait for the thread (forcing it if it lingers)."""
-        if self._server is None or self._thread is None:
+        if self._server is None or self._app is None or self._thread is None:
             return
+        self._app.state.stopping.set()
         self._server.should_exit = True
         self._thread.join(timeout / 2)
         if self._thread.is_alive():
