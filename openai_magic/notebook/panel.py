@@ -1,0 +1,494 @@
+"""`ChatPanel`: an ipywidgets control panel sharing providers, conversations and rendering with the magics.
+
+Requests run as asyncio tasks on the kernel's running event loop (never the bridge thread), so a
+callback returns at once, other cells keep running and two panels can stream at the same time. All
+widget updates happen from those tasks, on the main thread.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import html
+import re
+import time
+from pathlib import Path
+from typing import Any
+
+import ipywidgets as widgets
+
+from ..core import errors
+from ..core.responses import ImageResponse, ProviderInfo, Reasoning, Usage
+from . import panel_shared as shared
+from .panel_answer import AnswerView
+from .panel_controls import CUSTOM, Controls
+from .panel_key import KeyField
+
+IMAGE_MARK = " 🖼"
+
+
+class ChatPanel:
+    """A chat panel for a notebook: display it, or drive it with `await panel.send(prompt)`."""
+
+    def __init__(
+        self,
+        provider: str | None = None,
+        model: str | None = None,
+        api_key: str | None = None,
+        **params: Any,
+    ) -> None:
+        self._key = KeyField(api_key)
+        self.ui = Controls(shared.provider_names(), self._key.box)
+        self._task: asyncio.Task | None = None
+        self._stopping = False
+        self._models_task: asyncio.Task | None = None
+        self._image_models: list[str] = []
+        self._provider: Any = None
+        self._provider_error = ""
+        self._wanted_model = model
+        self._conversation_name = params.pop("conversation", None) or shared.DEFAULT_THREAD
+        self._apply_params(params)
+        self._select_provider(provider)
+        self._wire()
+        self._show_thread()
+        self.load_models()
+
+    # -- display --------------------------------------------------------------------------------
+
+    @property
+    def widget(self) -> widgets.VBox:
+        """The root widget (class "openai-magic-panel")."""
+        return self.ui.root
+
+    def _repr_mimebundle_(self, **kwargs: Any) -> dict | None:
+        return self.ui.root._repr_mimebundle_(**kwargs)
+
+    def __repr__(self) -> str:
+        return f"<ChatPanel provider={self.provider_label!r} model={self.model!r} {self._key.description}>"
+
+    # -- public state ---------------------------------------------------------------------------
+
+    @property
+    def provider_label(self) -> str:
+        """The selected preset name, or the custom base URL."""
+        if self.ui.provider.value == CUSTOM:
+            return self.ui.base_url.value.strip()
+        return self.ui.provider.value or ""
+
+    @property
+    def model(self) -> str | None:
+        """The selected model id (None until chosen or loaded: the provider default is used)."""
+        return self.ui.model.value or self._wanted_model
+
+    @model.setter
+    def model(self, value: str | None) -> None:
+        self._wanted_model = value
+        self._sync_model_choice()
+
+    @property
+    def key_status(self) -> str:
+        """Says "key set (typed in panel)", "key set from OPENAI_API_KEY", "no key", never the key."""
+        return self._key.description
+
+    @property
+    def conversation(self) -> Any:
+        """The shared conversation thread (the same object `%%chat -c NAME` uses)."""
+        return shared.get_conversation(self._conversation_name)
+
+    @property
+    def conversation_name(self) -> str:
+        return self._conversation_name
+
+    @property
+    def task(self) -> asyncio.Task | None:
+        """The running (or last) request task; await it to wait for the answer."""
+        return self._task
+
+    @property
+    def busy(self) -> bool:
+        return self._task is not None and not self._task.done()
+
+    def params(self) -> dict[str, Any]:
+        """The sampling parameters and system prompt as currently set in the widgets."""
+        seed = self.ui.seed.value.strip()
+        return {
+            "temperature": self.ui.temperature.value,
+            "top_p": self.ui.top_p.value,
+            "max_tokens": self.ui.max_tokens.value or None,
+            "seed": int(seed) if seed.lstrip("-").isdigit() else None,
+            "system": self.ui.system.value.strip() or None,
+        }
+
+    # -- actions --------------------------------------------------------------------------------
+
+    async def send(self, prompt: str | None = None) -> str | dict[str, str]:
+        """Send like the Send button; returns the answer text (in compare mode: {model: text})."""
+        if prompt is not None:
+            self.ui.prompt.value = prompt
+        task = self._start()
+        if task is None:
+            raise ValueError(_plain(self.ui.thread_status.value) or "nothing was sent")
+        try:
+            return await task
+        except asyncio.CancelledError:
+            if task.cancelled() and self._stopping:  # stopped before the request began
+                return {} if self.ui.compare.value else ""
+            raise
+
+    def stop(self) -> None:
+        """Cancel the running request; the partial answer stays, marked interrupted."""
+        if self._task is not None and not self._task.done():
+            self._stopping = True
+            self._task.cancel()
+
+    def switch_conversation(self, name: str) -> None:
+        """Continue (or start) the named thread."""
+        self._conversation_name = name.strip() or shared.DEFAULT_THREAD
+        self._show_thread()
+
+    def new_conversation(self) -> str:
+        """Switch to a fresh, empty thread with a new name; returns the name."""
+        name = shared.fresh_thread_name()
+        self.switch_conversation(name)
+        return name
+
+    def clear_conversation(self) -> None:
+        """Empty the current thread and the transcript."""
+        self.conversation.clear()
+        self.ui.transcript.children = ()
+        self._show_thread()
+
+    def export(self, path: str | Path) -> Path:
+        """Write the current thread as Markdown (.md) or JSON (.json)."""
+        path = Path(path)
+        shared.export_conversation(self.conversation, path)
+        self.ui.thread_status.value = f"<small>exported to {html.escape(str(path))}</small>"
+        return path
+
+    def load_models(self) -> asyncio.Task | None:
+        """Reload the model list in the background (the panel stays usable meanwhile)."""
+        loop = _loop()
+        if loop is None:
+            self.ui.models_status.value = "<small>models load when an event loop runs</small>"
+            return None
+        if self._models_task is not None and not self._models_task.done():
+            self._models_task.cancel()
+        self.ui.models_status.value = "<small><i>loading models…</i></small>"
+        self._models_task = loop.create_task(self._load_models())
+        return self._models_task
+
+    # -- wiring ---------------------------------------------------------------------------------
+
+    def _wire(self) -> None:
+        ui = self.ui
+        ui.send.on_click(lambda _: self._start())
+        ui.stop.on_click(lambda _: self.stop())
+        ui.refresh.on_click(lambda _: self.load_models())
+        ui.provider.observe(self._on_provider, "value")
+        ui.base_url.observe(lambda _: self._on_provider_changed(), "value")
+        ui.model.observe(self._on_model, "value")
+        ui.compare.observe(self._on_compare, "value")
+        ui.thread.observe(lambda change: self.switch_conversation(change["new"]), "value")
+        ui.new_thread.on_click(lambda _: self.new_conversation())
+        ui.clear.on_click(lambda _: self.clear_conversation())
+        ui.export_md.on_click(lambda _: self.export(f"{self._conversation_name}.md"))
+        ui.export_json.on_click(lambda _: self.export(f"{self._conversation_name}.json"))
+
+    def _apply_params(self, params: dict[str, Any]) -> None:
+        ui = self.ui
+        setters = {
+            "temperature": lambda v: setattr(ui.temperature, "value", v),
+            "top_p": lambda v: setattr(ui.top_p, "value", v),
+            "max_tokens": lambda v: setattr(ui.max_tokens, "value", v or 0),
+            "seed": lambda v: setattr(ui.seed, "value", "" if v is None else str(v)),
+            "system": lambda v: setattr(ui.system, "value", v or ""),
+            "image": lambda v: setattr(ui.image_mode, "value", bool(v)),
+            "compare": lambda v: self._preset_compare(v),
+        }
+        unknown = sorted(set(params) - set(setters))
+        if unknown:
+            raise TypeError(f"ChatPanel() got unexpected parameters: {', '.join(unknown)}")
+        for name, value in params.items():
+            setters[name](value)
+
+    def _preset_compare(self, models: Any) -> None:
+        self._compare_wanted = list(models or [])
+        self.ui.compare.value = bool(self._compare_wanted)
+
+    def _select_provider(self, provider: str | None) -> None:
+        ui = self.ui
+        name = provider or shared.default_provider_name()
+        match = next((n for n in ui.provider.options if n.lower() == str(name).lower()), None)
+        if match and match != CUSTOM:
+            ui.provider.value = match
+        else:
+            ui.provider.value = CUSTOM
+            ui.base_url.value = str(name)
+            ui.base_url.layout.display = ""
+        self._update_key_env()
+
+    def _on_provider(self, change: dict) -> None:
+        self.ui.base_url.layout.display = "" if change["new"] == CUSTOM else "none"
+        self._on_provider_changed()
+
+    def _on_model(self, change: dict) -> None:
+        if change["new"]:
+            self._wanted_model = change["new"]
+
+    def _on_provider_changed(self) -> None:
+        self._wanted_model = None
+        self.ui.model.options = self.ui.compare_models.options = ()
+        self._update_key_env()
+        self.load_models()
+
+    def _update_key_env(self) -> None:
+        """Resolve the provider class once per selection (a custom URL makes a new class each time)."""
+        label = self.provider_label
+        try:
+            self._provider = shared.get_provider(label) if label else None
+            self._provider_error = "" if label else "pick a provider or enter a base URL"
+        except (KeyError, ValueError) as exc:
+            self._provider, self._provider_error = None, str(exc)
+        self._image_models = []
+        self._key.set_env(getattr(self._provider, "api_key_env", None))
+
+    def _provider_class(self) -> Any:
+        if self._provider is None:
+            raise errors.ProviderError(self._provider_error)
+        return self._provider
+
+    def _on_compare(self, change: dict) -> None:
+        self.ui.compare_models.layout.display = "" if change["new"] else "none"
+        self._sync_model_choice()
+
+    def _show_thread(self) -> None:
+        names = shared.conversation_names()
+        if self._conversation_name not in names:
+            names = [*names, self._conversation_name]
+        self.ui.thread.options = tuple(names)
+        self.ui.thread.value = self._conversation_name
+        count = len(shared.messages_of(self.conversation))
+        self.ui.thread_status.value = f"<small>{count} messages</small>"
+
+    # -- models ---------------------------------------------------------------------------------
+
+    async def _load_models(self) -> list[str]:
+        try:
+            cls = self._provider_class()
+            models = await cls.get_models_async(api_key=self._key.key)
+        except asyncio.CancelledError:
+            raise
+        except Exception as exc:
+            self.ui.models_status.value = _error_html(exc, self._key.key)
+            return []
+        self._image_models = list(getattr(cls, "image_models", None) or [])
+        labels = [(f"{m}{IMAGE_MARK}" if m in self._image_models else m, m) for m in models]
+        self.ui.model.options = labels
+        self.ui.compare_models.options = labels
+        self._sync_model_choice(self._wanted_model or getattr(cls, "default_model", None))
+        self.ui.models_status.value = f"<small>{len(models)} models</small>"
+        return models
+
+    def _sync_model_choice(self, wanted: str | None = None) -> None:
+        """Select `wanted` (added as "not listed" when the listing lacks it), else keep or take the first."""
+        wanted = wanted or self._wanted_model
+        values = [value for _, value in self.ui.model.options]
+        if wanted and wanted not in values:
+            self.ui.model.options = [*self.ui.model.options, (f"{wanted} (not listed)", wanted)]
+            values.append(wanted)
+        if wanted:
+            self.ui.model.value = wanted
+        elif values and self.ui.model.value is None:
+            self.ui.model.value = values[0]
+        compare = [m for m in getattr(self, "_compare_wanted", []) if m in values]
+        if compare:
+            self.ui.compare_models.value = tuple(compare)
+
+    # -- sending --------------------------------------------------------------------------------
+
+    def _start(self) -> asyncio.Task | None:
+        ui = self.ui
+        prompt = ui.prompt.value.strip()
+        if not prompt:
+            ui.thread_status.value = "<small style='color:#b00'>empty prompt: nothing sent</small>"
+            return None
+        if self.busy:
+            ui.thread_status.value = "<small style='color:#b00'>still answering: press Stop first</small>"
+            return None
+        loop = _loop()
+        if loop is None:
+            ui.thread_status.value = "<small style='color:#b00'>no running event loop</small>"
+            return None
+        media = [(bytes(f["content"]), f["name"]) for f in ui.upload.value] or None
+        ui.prompt.value = ""
+        ui.upload.value = ()
+        self._stopping = False
+        coro = self._compare(prompt, media) if ui.compare.value else self._chat(prompt, media)
+        self._task = loop.create_task(coro)
+        ui.send.disabled, ui.stop.disabled = True, False
+        self._task.add_done_callback(self._on_done)
+        return self._task
+
+    def _on_done(self, task: asyncio.Task) -> None:
+        if task is self._task:
+            self.ui.send.disabled, self.ui.stop.disabled = False, True
+        if not task.cancelled() and task.exception() is not None:
+            self.ui.thread_status.value = _error_html(task.exception(), self._key.key)
+
+    def _turn(self, prompt: str, media: list | None) -> None:
+        note = f" <small>(+{len(media)} image{'s' if len(media) > 1 else ''})</small>" if media else ""
+        user = widgets.HTML(f"<div class='openai-magic-user'><b>you:</b> {html.escape(prompt)}{note}</div>")
+        self.ui.transcript.children = (*self.ui.transcript.children, user)
+
+    def _append(self, widget: widgets.Widget) -> None:
+        self.ui.transcript.children = (*self.ui.transcript.children, widget)
+
+    async def _chat(self, prompt: str, media: list | None) -> str:
+        self._turn(prompt, media)
+        view = AnswerView()
+        self._append(view)
+        conversation = self.conversation
+        image = self.ui.image_mode.value
+        model = self._image_model() if image else self.model
+        params = self.params()
+        messages = shared.request_messages(conversation, prompt, params["system"])
+        text, outcome = await self._stream(view, model, messages, prompt, media, image, params)
+        if not image and (text or outcome == "done"):
+            shared.record_turn(conversation, prompt, text, interrupted=outcome != "done", model=model)
+        self._show_thread()
+        self._reraise([outcome])
+        return text
+
+    async def _compare(self, prompt: str, media: list | None) -> dict[str, str]:
+        models = list(self.ui.compare_models.value)
+        if len(models) < 2:
+            self.ui.thread_status.value = "<small style='color:#b00'>compare: pick two or more models</small>"
+            return {}
+        self._turn(prompt, media)
+        columns = [AnswerView(title=m, layout=widgets.Layout(flex="1 1 0", min_width="0")) for m in models]
+        row = widgets.HBox(columns, layout=widgets.Layout(width="100%"))
+        row.add_class("openai-magic-columns")
+        self._append(row)
+        params = self.params()
+        messages = shared.request_messages(self.conversation, prompt, params["system"])
+        tasks = [
+            asyncio.ensure_future(self._stream(view, m, messages, prompt, media, False, params))
+            for view, m in zip(columns, models, strict=True)
+        ]
+        try:
+            await asyncio.wait(tasks)
+        except asyncio.CancelledError:  # Stop: cancel every column, each keeps its partial answer
+            for task in tasks:
+                task.cancel()
+            await asyncio.wait(tasks)
+        results = [("", "interrupted") if task.cancelled() else task.result() for task in tasks]
+        self._reraise([outcome for _, outcome in results])
+        return {m: text for m, (text, _) in zip(models, results, strict=True)}
+
+    def _image_model(self) -> str | None:
+        """The selected model when it makes images, else the provider's first image model."""
+        cls = self._provider
+        if self.model and cls is not None and cls.is_image_model(self.model):
+            return self.model
+        if self._image_models:
+            return self._image_models[0]
+        return getattr(cls, "default_image_model", None) or self.model
+
+    async def _stream(
+        self,
+        view: AnswerView,
+        model: str | None,
+        messages: list[dict],
+        prompt: str,
+        media: list | None,
+        image: bool,
+        params: dict[str, Any],
+    ) -> tuple[str, str]:
+        """Stream one answer into `view`; returns (text, outcome): "done", "interrupted" or "failed".
+
+        Cancellation is not re-raised here: the caller records the partial answer first.
+        """
+        key = self._key.key
+        renderer = shared.StreamRenderer(view)
+        started = time.monotonic()
+        first: float | None = None
+        usage: Usage | None = None
+        used_model = model
+        outcome = "done"
+        stream = None
+        try:
+            stream = self._provider_class().create_async_generator(
+                model or "",
+                messages,
+                api_key=key,
+                stream=True,
+                media=media,
+                prompt=prompt if image else None,
+                temperature=params["temperature"],
+                top_p=params["top_p"],
+                max_tokens=params["max_tokens"],
+                seed=params["seed"],
+            )
+            async for item in stream:
+                if isinstance(item, str):
+                    first = first or time.monotonic()
+                    renderer.text(item)
+                elif isinstance(item, Reasoning):
+                    renderer.reasoning(item.text)
+                elif isinstance(item, ImageResponse):
+                    first = first or time.monotonic()
+                    renderer.images(item.images, item.alt)
+                elif isinstance(item, Usage):
+                    usage = item
+                elif isinstance(item, ProviderInfo):
+                    used_model = item.model or used_model
+        except asyncio.CancelledError:
+            outcome = "interrupted"
+            view.set_error("interrupted")
+        except Exception as exc:
+            outcome = "failed"
+            renderer.partial(getattr(exc, "partial_text", ""))
+            view.set_error(_error_text(exc, key))
+        finally:
+            if stream is not None:
+                await stream.aclose()
+        renderer.finish()
+        view.set_footer(shared.footer(used_model, usage, started, first, time.monotonic()))
+        return renderer.answer, outcome
+
+    def _reraise(self, outcomes: list[str]) -> None:
+        """A cancellation that did not come from Stop (e.g. the awaiting cell was interrupted) goes on."""
+        if "interrupted" in outcomes and not self._stopping:
+            raise asyncio.CancelledError
+
+
+def _loop() -> asyncio.AbstractEventLoop | None:
+    """The running loop; in a kernel's main thread outside a coroutine, the kernel's loop."""
+    try:
+        return asyncio.get_running_loop()
+    except RuntimeError:
+        pass
+    try:
+        loop = asyncio.get_event_loop_policy().get_event_loop()
+    except RuntimeError:
+        return None
+    return loop if loop.is_running() else None
+
+
+def _error_text(exc: BaseException, key: str | None) -> str:
+    name = type(exc).__name__
+    message = errors.redact(str(exc), key)
+    suggestions = getattr(exc, "suggestions", None)
+    if suggestions:
+        message += f" (did you mean: {', '.join(suggestions)}?)"
+    return f"{name}: {message}"
+
+
+def _plain(markup: str) -> str:
+    return html.unescape(re.sub(r"<[^>]+>", "", markup)).strip()
+
+
+def _error_html(exc: BaseException, key: str | None) -> str:
+    return f"<small style='color:#b00'>{html.escape(_error_text(exc, key))}</small>"
+
+
+__all__ = ["ChatPanel"]
