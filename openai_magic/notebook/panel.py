@@ -45,6 +45,7 @@ class ChatPanel:
         self._provider: Any = None
         self._provider_error = ""
         self._wanted_model = model
+        self._compare_wanted: list[str] = []
         self._conversation_name = params.pop("conversation", None) or shared.DEFAULT_THREAD
         self._apply_params(params)
         self._select_provider(provider)
@@ -183,6 +184,7 @@ class ChatPanel:
         ui.send.on_click(lambda _: self._start())
         ui.stop.on_click(lambda _: self.stop())
         ui.refresh.on_click(lambda _: self.load_models())
+        self._key.on_change = self.load_models
         ui.provider.observe(self._on_provider, "value")
         ui.base_url.observe(lambda _: self._on_provider_changed(), "value")
         ui.model.observe(self._on_model, "value")
@@ -299,7 +301,7 @@ class ChatPanel:
             self.ui.model.value = wanted
         elif values and self.ui.model.value is None:
             self.ui.model.value = values[0]
-        compare = [m for m in getattr(self, "_compare_wanted", []) if m in values]
+        compare = [m for m in self._compare_wanted if m in values]
         if compare:
             self.ui.compare_models.value = tuple(compare)
 
@@ -307,8 +309,8 @@ class ChatPanel:
 
     def _start(self) -> asyncio.Task | None:
         ui = self.ui
-        prompt = ui.prompt.value.strip()
-        if not prompt:
+        prompt = ui.prompt.value
+        if not prompt.strip():
             ui.thread_status.value = "<small style='color:#b00'>empty prompt: nothing sent</small>"
             return None
         if self.busy:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+from collections.abc import Callable
 
 import ipywidgets as widgets
 
@@ -18,6 +19,7 @@ class KeyField:
         self.__key = api_key or None
         self._source = "passed to ChatPanel" if api_key else ""
         self._env_name: str | None = None
+        self.on_change: Callable[[], object] | None = None  # called after a key is typed
         self.password = widgets.Password(
             placeholder="paste a key, press Enter",
             description="key",
@@ -38,6 +40,8 @@ class KeyField:
         self._source = "typed in panel"
         self.password.value = ""
         self._show()
+        if self.on_change is not None:
+            self.on_change()
 
     def set_env(self, env_name: str | None) -> None:
         """Which environment variable holds the current provider's key (None: the provider has none)."""
