@@ -449,38 +449,55 @@ def test_malformed_bodies_are_400_in_openai_format(http: httpx.Client, raw: byte
     assert "Traceback" not in response.text
 
 
+KEYS = st.sampled_from(
+    ["type", "function", "name", "parameters", "properties", "role", "content", "text", "url"]
+)
 JSONISH = st.recursive(
     st.none()
     | st.booleans()
     | st.integers()
     | st.floats(allow_nan=False, allow_infinity=False)
     | st.text(max_size=20),
-    lambda inner: st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=8), inner, max_size=3),
-    max_leaves=8,
+    lambda inner: (
+        st.lists(inner, max_size=3) | st.dictionaries(KEYS | st.text(max_size=8), inner, max_size=3)
+    ),
+    max_leaves=10,
+)
+FIELDS = [
+    "model",
+    "messages",
+    "temperature",
+    "top_p",
+    "max_tokens",
+    "stop",
+    "tools",
+    "stream",
+    "stream_options",
+    "response_format",
+    "tool_choice",
+    "n",
+    "seed",
+]
+PART = st.fixed_dictionaries(
+    {
+        "type": st.sampled_from(["text", "image_url"]) | JSONISH,
+        "text": JSONISH,
+        "image_url": JSONISH | st.fixed_dictionaries({"url": JSONISH}),
+    }
+)
+MESSAGE = st.fixed_dictionaries(
+    {
+        "role": st.sampled_from(["user", "tool", "system"]) | JSONISH,
+        "content": JSONISH | st.lists(PART, max_size=2),
+    }
+)
+TOOL = st.fixed_dictionaries(
+    {"type": st.just("function"), "function": st.fixed_dictionaries({"name": JSONISH, "parameters": JSONISH})}
 )
 
 
 @settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
-@given(
-    field=st.sampled_from(
-        [
-            "model",
-            "messages",
-            "temperature",
-            "top_p",
-            "max_tokens",
-            "stop",
-            "tools",
-            "stream",
-            "stream_options",
-            "response_format",
-            "tool_choice",
-            "n",
-            "seed",
-        ]
-    ),
-    value=JSONISH,
-)
+@given(field=st.sampled_from(FIELDS), value=JSONISH)
 def test_no_input_ever_gives_a_500_or_a_traceback(http: httpx.Client, field: str, value: Any) -> None:
     body = {**chat_body(), field: value}
     response = http.post("/chat/completions", json=body)
@@ -488,6 +505,43 @@ def test_no_input_ever_gives_a_500_or_a_traceback(http: httpx.Client, field: str
     assert "Traceback" not in response.text
     if response.status_code != 200:
         assert response.json()["error"]["message"]
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(
+    messages=st.lists(MESSAGE, min_size=1, max_size=3),
+    tools=st.lists(TOOL, max_size=2),
+    tool_choice=JSONISH | st.sampled_from(["auto", "required"]),
+)
+def test_no_nested_input_gives_a_500(
+    http: httpx.Client, messages: list, tools: list, tool_choice: Any
+) -> None:
+    body = {"model": "demo-reasoner", "messages": messages, "tools": tools, "tool_choice": tool_choice}
+    response = http.post("/chat/completions", json=body)
+    assert response.status_code in {200, 400}
+    assert "Traceback" not in response.text
+
+
+@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(
+    kind=st.sampled_from(["429", "503", "truncate", "error-event", "drop", "x"]),
+    params=st.lists(
+        st.tuples(
+            st.sampled_from(["after", "times", "retry_after", "code", "seconds"]),
+            st.sampled_from(["nan", "inf", "-1", "abc", "", "2", "1e99"]),
+        ),
+        max_size=3,
+    ),
+)
+def test_no_fault_header_gives_an_unplanned_500(http: httpx.Client, kind: str, params: list) -> None:
+    value = kind + "".join(f";{name}={v}" for name, v in params) + ";seconds=0"
+    try:
+        response = http.post("/chat/completions", json=chat_body(), headers={"X-Demo-Fault": value})
+    except httpx.RemoteProtocolError:
+        assert kind == "drop"
+        return
+    assert response.status_code in {200, 400, 429, 503} or kind == "error-event"
+    assert "Traceback" not in response.text
 
 
 def test_unknown_route_is_a_json_404(http: httpx.Client) -> None:

@@ -39,8 +39,8 @@ class Fault:
             value = float(raw)
         except ValueError:
             value = -1
-        if value < 0:
-            raise bad_request(f"X-Demo-Fault parameter {name}={raw!r} must be a non-negative number.")
+        if not 0 <= value <= 1e9:  # also rejects nan and inf
+            raise bad_request(f"X-Demo-Fault parameter {name}={raw!r} must be a number from 0 to 1e9.")
         return value
 
     @property

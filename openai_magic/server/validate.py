@@ -55,6 +55,10 @@ class ImageRequest:
     response_format: str = "b64_json"
 
 
+def _one_of(value: Any, allowed: set[str]) -> bool:
+    return isinstance(value, str) and value in allowed
+
+
 def _reject_constant(name: str) -> None:
     raise ValueError(f"{name} is not valid JSON")
 
@@ -126,7 +130,7 @@ def _message(message: Any, index: int, attachments: list[Attachment]) -> dict[st
     if not isinstance(message, dict):
         raise bad_request(f"{param} must be an object.", param=param)
     role = message.get("role")
-    if role not in ROLES:
+    if not _one_of(role, ROLES):
         raise bad_request(
             f"{param}.role must be one of {sorted(ROLES)}, got {role!r}.", param=f"{param}.role"
         )
@@ -137,7 +141,7 @@ def _message(message: Any, index: int, attachments: list[Attachment]) -> dict[st
     elif isinstance(content, list):
         for j, part in enumerate(content):
             where = f"{param}.content[{j}]"
-            if not isinstance(part, dict) or part.get("type") not in PART_TYPES:
+            if not isinstance(part, dict) or not _one_of(part.get("type"), PART_TYPES):
                 raise bad_request(f"{where} must be an object with a known 'type'.", param=where)
             if part["type"] == "text" and not isinstance(part.get("text"), str):
                 raise bad_request(f"{where}.text must be a string.", param=f"{where}.text")
@@ -172,9 +176,24 @@ def _tools(value: Any) -> list[dict[str, Any]]:
                 f"tools[{i}] must be {{'type': 'function', 'function': {{'name': ...}}}}.",
                 param=f"tools[{i}]",
             )
-        if not isinstance(function.get("parameters", {}), dict):
-            raise bad_request(f"tools[{i}].function.parameters must be an object.", param=f"tools[{i}]")
+        parameters = function.get("parameters") or {}
+        if not isinstance(parameters, dict) or not isinstance(parameters.get("properties") or {}, dict):
+            raise bad_request(
+                f"tools[{i}].function.parameters must be a JSON schema object.", param=f"tools[{i}]"
+            )
     return value
+
+
+def _tool_choice(value: Any) -> Any:
+    if value is None or _one_of(value, {"none", "auto", "required"}):
+        return value
+    function = value.get("function") if isinstance(value, dict) else None
+    if isinstance(function, dict) and isinstance(function.get("name"), str):
+        return value
+    raise bad_request(
+        "'tool_choice' must be none, auto, required or {'type': 'function', 'function': {'name': ...}}.",
+        param="tool_choice",
+    )
 
 
 def chat_request(body: dict[str, Any]) -> ChatRequest:
@@ -202,11 +221,9 @@ def chat_request(body: dict[str, Any]) -> ChatRequest:
     if not isinstance(options, dict):
         raise bad_request("'stream_options' must be an object.", param="stream_options")
     response_format = body.get("response_format") or {}
-    if not isinstance(response_format, dict) or response_format.get("type", "text") not in {
-        "text",
-        "json_object",
-        "json_schema",
-    }:
+    if not isinstance(response_format, dict) or not _one_of(
+        response_format.get("type", "text"), {"text", "json_object", "json_schema"}
+    ):
         raise bad_request(
             "'response_format.type' must be text, json_object or json_schema.", param="response_format"
         )
@@ -218,7 +235,7 @@ def chat_request(body: dict[str, Any]) -> ChatRequest:
         max_tokens=max_tokens,
         stop=_stop(body.get("stop")),
         tools=_tools(body.get("tools")),
-        tool_choice=body.get("tool_choice"),
+        tool_choice=_tool_choice(body.get("tool_choice")),
         json_mode=response_format.get("type") in {"json_object", "json_schema"},
         attachments=attachments,
     )
@@ -238,7 +255,7 @@ def image_request(body: dict[str, Any]) -> ImageRequest:
     if match is None or not all(16 <= int(v) <= 2048 for v in match.groups()):
         raise bad_request("'size' must look like '256x256', each side between 16 and 2048.", param="size")
     response_format = body.get("response_format") or "b64_json"
-    if response_format not in {"b64_json", "url"}:
+    if not _one_of(response_format, {"b64_json", "url"}):
         raise bad_request("'response_format' must be 'b64_json' or 'url'.", param="response_format")
     width, height = (int(v) for v in match.groups())
     return ImageRequest(prompt, model, n, width, height, response_format)
