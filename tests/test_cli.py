@@ -7,11 +7,13 @@ import signal
 import socket
 import subprocess
 import sys
+import time
 import tomllib
 from pathlib import Path
 
 import httpx
 import nbformat
+import psutil
 import pytest
 from conftest import SENTINEL_KEY
 
@@ -171,6 +173,42 @@ def test_demo_with_a_key_uses_it_and_never_prints_it(tmp_path: Path) -> None:
     assert "Using OPENAI_API_KEY" in result.stdout
     assert SENTINEL_KEY not in result.stdout + result.stderr
     assert "has key: True" in outputs(tmp_path / "keyed.executed.ipynb")
+
+
+def test_demo_opens_jupyterlab_with_the_demo_url_and_cleans_up(tmp_path: Path) -> None:
+    notebook = write_notebook(tmp_path / "lab.ipynb", "print(1)")
+    port = free_port()
+    process = subprocess.Popen(
+        [*CLI, "demo", "--no-browser", "--port", str(port), "--notebook", str(notebook)],
+        cwd=tmp_path,
+        env=env(),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert process.stdout is not None
+        first = process.stdout.readline()
+        demo_url = first.rsplit(" ", 1)[-1].strip()
+        assert demo_url.startswith("http://127.0.0.1:") and demo_url.endswith("/v1")
+        assert httpx.get(demo_url + "/models").json()["data"][0]["id"] == "demo-chat"
+        for _ in range(600):  # JupyterLab answers /api without a token once it is up
+            try:
+                if httpx.get(f"http://127.0.0.1:{port}/api").status_code == 200:
+                    break
+            except httpx.TransportError:
+                pass
+            assert process.poll() is None, process.stderr.read() if process.stderr else ""
+            time.sleep(0.2)
+        lab = psutil.Process(process.pid).children()[0]
+        assert lab.environ()["OPENAI_MAGIC_DEMO_URL"] == demo_url
+        assert Path(lab.cwd()) == tmp_path
+    finally:
+        code, _ = stop(process)
+    assert code == 0
+    assert not lab.is_running() or lab.status() == psutil.STATUS_ZOMBIE
+    with pytest.raises(httpx.ConnectError):
+        httpx.get(demo_url + "/models")
 
 
 def test_demo_missing_notebook_is_a_clear_error(tmp_path: Path) -> None:
