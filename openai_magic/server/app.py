@@ -172,6 +172,19 @@ def _huge_line_content() -> list[str]:
     return [f"Here is a large base64 payload, sent as one line:\n\n{payload}\n"]
 
 
+async def _stream_fault(fault: Fault, writer: ChunkWriter, stopping: threading.Event) -> AsyncIterator[bytes]:
+    """What a stream fault sends at its point; only `stall` lets the stream continue afterwards."""
+    if fault.kind == "stall":
+        await _stall(stopping, fault.seconds)
+    elif fault.kind == "drop":
+        raise InjectedDrop("connection dropped by X-Demo-Fault")
+    elif fault.kind == "malformed":
+        yield writer.raw('{"id": "chatcmpl-broken", "choices": [{"delta": {"content": "unterminated')
+    elif fault.kind == "error-event":
+        yield writer.raw(json.dumps(fault.error_event()[1]))
+    # truncate: nothing more, the response just ends
+
+
 async def _events(
     writer: ChunkWriter, fault: Fault | None, pace: float, include_usage: bool, stopping: threading.Event
 ) -> AsyncIterator[bytes]:
@@ -186,17 +199,9 @@ async def _events(
             if batch:
                 yield b"".join(batch)
                 batch.clear()
-            if fault.kind == "stall":
-                await _stall(stopping, fault.seconds)
-            elif fault.kind == "drop":
-                raise InjectedDrop("connection dropped by X-Demo-Fault")
-            elif fault.kind == "malformed":
-                yield writer.raw('{"id": "chatcmpl-broken", "choices": [{"delta": {"content": "unterminated')
-                return
-            elif fault.kind == "error-event":
-                yield writer.raw(json.dumps(fault.error_event()[1]))
-                return
-            else:  # truncate
+            async for data in _stream_fault(fault, writer, stopping):
+                yield data
+            if fault.kind != "stall":
                 return
         event = next(body, None)
         if event is None:
