@@ -1,4 +1,4 @@
-"""Write the demo notebooks (outputs stripped) from the cell lists below: `python notebooks/build_notebooks.py`."""
+"""Write the demo notebooks (outputs stripped) from the cell lists below: `python build_notebooks.py`."""
 
 from __future__ import annotations
 
@@ -69,11 +69,7 @@ QUICKSTART = [
         "[demo echo] Plan {days} days in {city}. Reply as JSON shaped like\n"
         '{"city": "...", "days": [{"morning": "...", "evening": "..."}]}'
     ),
-    M(
-        "## Keep the answer in a variable\n"
-        "\n"
-        "`-o NAME` stores the answer text in the notebook's namespace."
-    ),
+    M("## Keep the answer in a variable\n\n`-o NAME` stores the answer text in the notebook's namespace."),
     C("%%chat -o answer\nWrite a short poem about notebooks."),
     C(
         "first_line = answer.strip().splitlines()[0]\n"
@@ -116,14 +112,14 @@ CONTROL_PANEL = [
         "`%chat_panel` shows a panel; `ChatPanel(...)` does the same from Python and takes the same\n"
         "settings (`provider=`, `model=`, `temperature=`, `system=`, `conversation=`, ...)."
     ),
-    C("from openai_magic import ChatPanel\n\npanel = ChatPanel(conversation=\"planning\")\npanel"),
+    C('from openai_magic import ChatPanel\n\npanel = ChatPanel(conversation="planning")\npanel'),
     M(
         "Type a prompt above and press **Send**. The panel can also be driven from code:\n"
         "`await panel.send(prompt)` does what the Send button does and returns the answer."
     ),
     C(
         'answer = await panel.send("Suggest three small weekend projects for learning Python.")\n'
-        'print(answer.strip().splitlines()[0])'
+        "print(answer.strip().splitlines()[0])"
     ),
     M(
         "The panel's thread is the same conversation `%%chat -c planning` continues, so a cell can\n"
@@ -135,14 +131,14 @@ CONTROL_PANEL = [
         "\n"
         "Pick two or more models and the same prompt streams into side-by-side columns at once, each\n"
         "with its own footer. Here the first two chat models the provider lists; name your own with\n"
-        "`ChatPanel(compare=[\"model-a\", \"model-b\"])`."
+        '`ChatPanel(compare=["model-a", "model-b"])`.'
     ),
     C(
         "from openai_magic import providers\n"
         "\n"
         "provider = providers.get(panel.provider_label)\n"
         "models = [m for m in await provider.get_models_async() if m not in provider.image_models]\n"
-        "compare = ChatPanel(compare=models[:2], conversation=\"compare\")\n"
+        'compare = ChatPanel(compare=models[:2], conversation="compare")\n'
         "compare"
     ),
     C(
@@ -166,19 +162,14 @@ IMAGES = [
     M("## Generate an image"),
     C("%%chat --image -o picture\nA watercolor lighthouse on a rocky coast at dusk"),
     M("`-o` kept the image bytes, ready to save or to show again:"),
-    C(
-        "from IPython.display import Image\n"
-        "\n"
-        'print(f"{len(picture)} bytes")\n'
-        "Image(picture, width=160)"
-    ),
+    C('from IPython.display import Image\n\nprint(f"{len(picture)} bytes")\nImage(picture, width=160)'),
     M(
         "## Ask about an image\n"
         "\n"
         "`sample.png` sits next to this notebook. Attach it with `--media` (repeat the option to attach\n"
         "several)."
     ),
-    C("Image(\"sample.png\")"),
+    C('Image("sample.png")'),
     C("%%chat --new --media sample.png\nWhat is in this picture? Answer in one sentence."),
     M("A variable holding image bytes works too, e.g. the picture generated above:"),
     C("%%chat --new --media picture --media sample.png\nCompare these two images."),
@@ -202,9 +193,11 @@ PROVIDERS = [
         "| LM Studio | `lmstudio` | none | http://localhost:1234/v1 |\n"
         "| vLLM | `vllm` | none | http://localhost:8000/v1 |\n"
         "| llama.cpp server | `llamacpp` | none | http://localhost:8080/v1 |\n"
-        "| any other | the base URL | `OPENAI_API_KEY` | yours |\n"
+        "| any other | the base URL | none | yours |\n"
         "\n"
-        "The full list (with Together, DeepInfra, Mistral, ...) is `providers.names()`:"
+        "Each preset also reads its base URL from `<NAME>_BASE_URL` (e.g. `OPENAI_BASE_URL`), so a\n"
+        "gateway that needs a key works as `-p openai` with `OPENAI_BASE_URL` and `OPENAI_API_KEY` set.\n"
+        "The full list (Together, DeepInfra, Mistral, DeepSeek, xAI, Gemini, ...) is `providers.names()`:"
     ),
     C("%load_ext openai_magic\nfrom openai_magic import providers\n\nproviders.names()"),
     M(
@@ -225,13 +218,10 @@ PROVIDERS = [
     M(
         "## A custom base URL, for real\n"
         "\n"
-        "The built-in demo backend is an OpenAI-compatible server too, so it stands in for \"your own\n"
+        'The built-in demo backend is an OpenAI-compatible server too, so it stands in for "your own\n'
         "server\" here. Its base URL is the `Demo` preset's:"
     ),
-    C(
-        "base_url = providers.get(\"demo\").get_api_base()\n"
-        "base_url"
-    ),
+    C('base_url = providers.get("demo").get_api_base()\nbase_url'),
     C("%chat -p $base_url --new Hello from a custom base URL!"),
     M(
         "## Defaults with `%config`\n"
@@ -242,7 +232,7 @@ PROVIDERS = [
     C("%config ChatMagics"),
     C(
         "%config ChatMagics.provider = base_url\n"
-        "%config ChatMagics.system = \"Answer in one short paragraph.\"\n"
+        '%config ChatMagics.system = "Answer in one short paragraph."\n'
         "%config ChatMagics.temperature = 0.2"
     ),
     C("%%chat --new\nWhat does a system prompt do?"),
@@ -267,17 +257,17 @@ PROVIDERS = [
         "\n"
         "from openai_magic import responses\n"
         "\n"
-        "# Any preset or base URL works: providers.get(\"groq\"), providers.get(\"http://host:8000/v1\"), ...\n"
-        "Provider = providers.get(\"openai\" if os.environ.get(\"OPENAI_API_KEY\") else \"demo\")\n"
-        "messages = [{\"role\": \"user\", \"content\": \"Name three uses of Python's `itertools`.\"}]\n"
+        '# Any preset or base URL works: providers.get("groq"), providers.get("http://host:8000/v1"), ...\n'
+        'Provider = providers.get("openai" if os.environ.get("OPENAI_API_KEY") else "demo")\n'
+        'messages = [{"role": "user", "content": "Name three uses of Python\'s `itertools`."}]\n'
         "async for item in Provider.create_async_generator(Provider.default_model, messages, stream=True):\n"
         "    if isinstance(item, str):\n"
-        "        print(item, end=\"\")\n"
+        '        print(item, end="")\n'
         "    elif isinstance(item, responses.Usage):\n"
-        "        print(f\"\\n\\n[{item.prompt_tokens} tokens in, {item.completion_tokens} out]\")"
+        '        print(f"\\n\\n[{item.prompt_tokens} tokens in, {item.completion_tokens} out]")'
     ),
     M("Scripts without an event loop can use the sync helper:"),
-    C("print(Provider.chat(\"In one sentence: what is a generator?\"))"),
+    C('print(Provider.chat("In one sentence: what is a generator?"))'),
 ]
 
 NOTEBOOKS = {
@@ -294,7 +284,11 @@ def build() -> None:
         nb = new_notebook(
             cells=cells,
             metadata={
-                "kernelspec": {"name": "python3", "display_name": "Python 3 (ipykernel)", "language": "python"},
+                "kernelspec": {
+                    "name": "python3",
+                    "display_name": "Python 3 (ipykernel)",
+                    "language": "python",
+                },
                 "language_info": {"name": "python"},
             },
         )

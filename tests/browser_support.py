@@ -50,13 +50,16 @@ def free_port() -> int:
 
 
 def clean_env(**extra: str) -> dict[str, str]:
-    """The current environment without any provider key or base URL, plus `extra`."""
+    """The current environment without any provider key or base URL, with this checkout importable."""
     env = {
         k: v
         for k, v in os.environ.items()
         if not k.endswith("_API_KEY") and k not in {"OPENAI_BASE_URL", "OPENAI_MAGIC_DEMO_URL"}
     }
     env["PATH"] = f"{Path(sys.executable).parent}{os.pathsep}{env.get('PATH', '')}"
+    # Kernels run in temporary copies of notebooks/: make this checkout importable even when it is not
+    # installed into the environment.
+    env["PYTHONPATH"] = os.pathsep.join(p for p in (str(ROOT), env.get("PYTHONPATH", "")) if p)
     env.update(extra)
     return env
 
