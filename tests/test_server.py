@@ -261,14 +261,16 @@ def test_stop_cuts_before_the_stop_string(sdk: openai.OpenAI) -> None:
 
 def test_attached_image_reported_with_mime_type_and_size(sdk: openai.OpenAI) -> None:
     url = "data:image/png;base64," + base64.b64encode(TINY_PNG).decode()
-    content = [{"type": "text", "text": "What is this?"}, {"type": "image_url", "image_url": {"url": url}}]
-    text = (
-        sdk.chat.completions.create(model="demo-chat", messages=[{"role": "user", "content": content}])
-        .choices[0]
-        .message.content
-    )
-    assert "image/png" in text
-    assert f"{len(TINY_PNG)} bytes" in text
+    content = [
+        {"type": "text", "text": "What is this?"},
+        {"type": "image_url", "image_url": {"url": url}},
+        {"type": "image_url", "image_url": {"url": "https://example.com/cat.jpg"}},
+    ]
+    reply = sdk.chat.completions.create(model="demo-chat", messages=[{"role": "user", "content": content}])
+    text = reply.choices[0].message.content
+    assert "2 images" in text
+    assert f"image 1 is `image/png`, {len(TINY_PNG)} bytes" in text
+    assert "https://example.com/cat.jpg" in text
 
 
 # --- tools --------------------------------------------------------------------------------------

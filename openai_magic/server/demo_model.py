@@ -17,7 +17,7 @@ from .validate import ChatRequest
 
 _DIRECTIVE = re.compile(r"\[demo\s+([^\]]*)\]", re.I)
 _CHUNK = re.compile(r"\S+\s*|\s+")
-MAX_TOKENS_DIRECTIVE = 2_000_000
+MAX_TOKENS_DIRECTIVE = 1_000_000
 
 
 @dataclass
