@@ -92,42 +92,40 @@ class SSEDecoder:
         lines.append(b"")
         return self._lines(lines)
 
-    def _lines(self, lines: Iterable[bytes]) -> list[ServerSentEvent]:
+    def _lines(self, lines: list[bytes]) -> list[ServerSentEvent]:
+        if self._first and lines:
+            self._first = False
+            if lines[0].startswith(_BOM):
+                lines[0] = lines[0][3:]
         events: list[ServerSentEvent] = []
         data = self._data
         for line in lines:
-            if self._first:
-                self._first = False
-                if line.startswith(_BOM):
-                    line = line[3:]
-            if not line:
+            if line[:6] == b"data: ":  # by far the most common line: checked first
+                data.append(line[6:].decode("utf-8", "replace"))
+            elif not line:
                 if data:
-                    events.append(
-                        ServerSentEvent("\n".join(data), self._event or "message", self._id, self._retry)
-                    )
+                    text = data[0] if len(data) == 1 else "\n".join(data)
+                    events.append(ServerSentEvent(text, self._event or "message", self._id, self._retry))
                     data.clear()
                 self._event = ""
-                continue
-            if line[:5] == b"data:":
-                value = line[6:] if line[5:6] == b" " else line[5:]
-                data.append(value.decode("utf-8", "replace"))
-                continue
-            if line[:1] == b":":
-                continue  # comment (keep-alive)
-            name, sep, raw = line.partition(b":")
-            if sep and raw[:1] == b" ":
-                raw = raw[1:]
-            field, value = name.decode("utf-8", "replace"), raw.decode("utf-8", "replace")
-            if field == "event":
-                self._event = value
-            elif field == "data":
-                data.append(value)  # "data" with no colon: an empty data line
-            elif field == "id":
-                if "\0" not in value:
-                    self._id = value
-            elif field == "retry" and value.isascii() and value.isdigit():
-                self._retry = int(value)
+            elif line[:1] != b":":  # a ":" line is a comment (keep-alive)
+                self._field(line)
         return events
+
+    def _field(self, line: bytes) -> None:
+        name, sep, raw = line.partition(b":")
+        if sep and raw[:1] == b" ":
+            raw = raw[1:]
+        field, value = name.decode("utf-8", "replace"), raw.decode("utf-8", "replace")
+        if field == "data":
+            self._data.append(value)  # "data:x" (no space) or "data" alone: an empty data line
+        elif field == "event":
+            self._event = value
+        elif field == "id":
+            if "\0" not in value:
+                self._id = value
+        elif field == "retry" and value.isascii() and value.isdigit():
+            self._retry = int(value)
 
 
 def decode(chunks: Iterable[bytes]) -> Iterator[ServerSentEvent]:

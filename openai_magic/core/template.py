@@ -9,6 +9,7 @@ from __future__ import annotations
 import difflib
 import hashlib
 import json
+import json.scanner
 import os
 import re
 import threading
@@ -634,7 +635,7 @@ class _Call:
         state = _StreamState()
         chunks = response.aiter_bytes()
         decoder = sse.SSEDecoder()
-        loads = json.loads
+        scan = _scan_json
         think = parse.ThinkSplitter()
         text_parts = state.text
         first = True
@@ -653,8 +654,10 @@ class _Call:
                             _loads_or_text(data), partial_text=state.partial(), secrets=self.secrets
                         )
                     try:
-                        chunk = loads(data)
-                    except ValueError:
+                        chunk, end = scan(data, 0)
+                        if end != len(data):
+                            chunk = json.loads(data)  # trailing whitespace is fine, garbage raises
+                    except (StopIteration, ValueError):
                         raise errors.ResponseError(
                             f"malformed stream event from {self.label}: {data[:200]!r}",
                             partial_text=state.partial(),
@@ -731,6 +734,11 @@ class _Call:
             yield FinishReason(state.finish)
         if state.usage is not None:
             yield Usage.from_dict(state.usage)
+
+
+# json.loads wraps the C scanner in two Python-level calls and a whitespace regex; on the per-chunk
+# hot path the scanner is called directly (falling back to json.loads for anything unusual).
+_scan_json = json.scanner.make_scanner(json.JSONDecoder())
 
 
 class _StreamState:
