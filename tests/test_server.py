@@ -410,6 +410,9 @@ def test_unknown_model_is_not_found(sdk: openai.OpenAI) -> None:
         {"messages": [{"role": "wizard", "content": "hi"}]},
         {"messages": [{"role": "user", "content": 5}]},
         {"messages": [{"role": "user", "content": "[demo tokens=lots]"}]},
+        {"tools": [{"type": "function", "function": {"name": ""}}]},
+        {"tools": [{"type": "function", "function": {"name": "f", "parameters": {"properties": []}}}]},
+        {"tool_choice": {"type": "function"}},
     ],
 )
 def test_bad_requests_are_bad_request_errors(sdk: openai.OpenAI, extra: dict[str, Any]) -> None:

@@ -171,13 +171,15 @@ def _tools(value: Any) -> list[dict[str, Any]]:
         raise bad_request("'tools' must be a list.", param="tools")
     for i, tool in enumerate(value):
         function = tool.get("function") if isinstance(tool, dict) else None
-        if not isinstance(function, dict) or not isinstance(function.get("name"), str):
+        name = function.get("name") if isinstance(function, dict) else None
+        if not isinstance(name, str) or not re.fullmatch(r"[A-Za-z0-9_-]{1,64}", name):
             raise bad_request(
-                f"tools[{i}] must be {{'type': 'function', 'function': {{'name': ...}}}}.",
+                f"tools[{i}] must be {{'type': 'function', 'function': {{'name': ...}}}} "
+                "with a name of 1-64 letters, digits, _ or -.",
                 param=f"tools[{i}]",
             )
         parameters = function.get("parameters") or {}
-        if not isinstance(parameters, dict) or not isinstance(parameters.get("properties") or {}, dict):
+        if not isinstance(parameters, dict) or not isinstance(parameters.get("properties", {}), dict | None):
             raise bad_request(
                 f"tools[{i}].function.parameters must be a JSON schema object.", param=f"tools[{i}]"
             )
