@@ -142,6 +142,22 @@ def test_demo_execute_runs_the_notebook_against_an_embedded_server(tmp_path: Pat
     assert "'demo-chat'" in text
 
 
+def test_demo_execute_finds_the_quickstart_from_a_subdirectory(tmp_path: Path) -> None:
+    (tmp_path / "notebooks").mkdir()
+    write_notebook(tmp_path / "notebooks" / "01_quickstart.ipynb", "print('quick' + 'start')")
+    (tmp_path / "deeper").mkdir()
+    result = subprocess.run(
+        [*CLI, "demo", "--execute"],
+        cwd=tmp_path / "deeper",
+        env=env(),
+        capture_output=True,
+        text=True,
+        timeout=240,
+    )
+    assert result.returncode == 0, result.stderr
+    assert "quickstart" in outputs(tmp_path / "notebooks" / "01_quickstart.executed.ipynb")
+
+
 def test_demo_execute_default_output_and_cell_failure(tmp_path: Path) -> None:
     notebook = write_notebook(tmp_path / "bad.ipynb", "print('before')", "1 / 0")
     result = subprocess.run(
