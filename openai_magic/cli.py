@@ -65,10 +65,19 @@ def find_notebook(explicit: Path | None) -> Path:
     )
 
 
+def _with_package_on_path(env: dict[str, str]) -> dict[str, str]:
+    """Run from a source checkout (not pip-installed)? Let the kernel import this same openai_magic."""
+    root = str(Path(__file__).resolve().parent.parent)
+    paths = [p for p in env.get("PYTHONPATH", "").split(os.pathsep) if p]
+    if "site-packages" not in root and root not in paths:
+        env["PYTHONPATH"] = os.pathsep.join([root, *paths])
+    return env
+
+
 @contextlib.contextmanager
 def demo_backend(pace: float | None) -> Iterator[dict[str, str]]:
     """The environment for what `demo` launches: the user's key, or a running embedded server."""
-    env = dict(os.environ)
+    env = _with_package_on_path(dict(os.environ))
     if env.get("OPENAI_API_KEY"):
         print("Using OPENAI_API_KEY from the environment.", flush=True)
         yield env

@@ -158,6 +158,21 @@ def test_demo_execute_finds_the_quickstart_from_a_subdirectory(tmp_path: Path) -
     assert "quickstart" in outputs(tmp_path / "notebooks" / "01_quickstart.executed.ipynb")
 
 
+def test_demo_kernel_imports_this_checkout_without_pip_install(tmp_path: Path) -> None:
+    notebook = write_notebook(tmp_path / "imp.ipynb", "import openai_magic\nprint(openai_magic.__file__)")
+    clean = {k: v for k, v in env().items() if k != "PYTHONPATH"}
+    result = subprocess.run(  # cwd=ROOT lets `-c` import openai_magic; the kernel runs in tmp_path
+        [*CLI, "demo", "--execute", "--notebook", str(notebook)],
+        cwd=ROOT,
+        env=clean,
+        capture_output=True,
+        text=True,
+        timeout=240,
+    )
+    assert result.returncode == 0, result.stderr
+    assert str(ROOT / "openai_magic" / "__init__.py") in outputs(tmp_path / "imp.executed.ipynb")
+
+
 def test_demo_execute_default_output_and_cell_failure(tmp_path: Path) -> None:
     notebook = write_notebook(tmp_path / "bad.ipynb", "print('before')", "1 / 0")
     result = subprocess.run(
