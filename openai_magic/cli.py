@@ -180,6 +180,9 @@ def main(argv: list[str] | None = None) -> int:
     except (CLIError, RuntimeError) as exc:
         print(f"openai-magic: error: {_redact(str(exc))}", file=sys.stderr)
         return 1
+    except KeyboardInterrupt:
+        print("openai-magic: interrupted", file=sys.stderr)
+        return 130
 
 
 if __name__ == "__main__":

@@ -640,7 +640,7 @@ def test_fault_stall_blocks_then_continues(http: httpx.Client) -> None:
             "/chat/completions",
             json=chat_body(stream=True),
             headers={"X-Demo-Fault": "stall;after=2;seconds=60"},
-            timeout=1.5,
+            timeout=3,
         ) as response:
             for part in response.iter_bytes():
                 received += part
