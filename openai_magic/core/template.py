@@ -6,6 +6,7 @@ attributes then win), and nothing is read from the environment before a request 
 
 from __future__ import annotations
 
+import asyncio
 import difflib
 import hashlib
 import json
@@ -709,7 +710,9 @@ class _Call:
                         state.usage = usage
                 if state.done:
                     break
-            if not state.done:
+            if state.done:
+                await _drain(chunks)
+            else:
                 for event in decoder.flush():
                     if event.data == "[DONE]":
                         state.done = True
@@ -754,6 +757,21 @@ class _StreamState:
 
     def partial(self) -> str:
         return "".join(self.text)
+
+
+async def _drain(chunks: AsyncIterator[bytes], limit: int = 65536, seconds: float = 1.0) -> None:
+    """Read what follows `[DONE]` (normally just the end of the chunked body) so the connection
+    goes back to the keep-alive pool instead of being closed; bounded in size and time, since a
+    server that keeps the body open after `[DONE]` must not delay the caller."""
+    received = 0
+    try:
+        async with asyncio.timeout(seconds):
+            async for raw in chunks:
+                received += len(raw)
+                if received > limit:
+                    break
+    except (TimeoutError, httpx.HTTPError):
+        pass  # the connection is simply not reused
 
 
 def _loads_or_text(data: str) -> Any:
