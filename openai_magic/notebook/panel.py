@@ -17,8 +17,10 @@ from typing import Any
 import ipywidgets as widgets
 
 from ..core import errors
+from ..core.providers import PROVIDERS
 from ..core.responses import ImageResponse, ProviderInfo, Reasoning, Usage
 from . import panel_shared as shared
+from .options import DEFAULT_CONVERSATION, ChatOptions, default_provider, resolve_provider
 from .panel_answer import AnswerView
 from .panel_controls import CUSTOM, Controls
 from .panel_key import KeyField
@@ -45,9 +47,12 @@ class ChatPanel:
         self._provider: Any = None
         self._provider_error = ""
         self._wanted_model = model
-        self._compare_wanted: list[str] = []
-        self._conversation_name = params.pop("conversation", None) or shared.DEFAULT_THREAD
-        self._apply_params(params)
+        self._compare_wanted = list(params.pop("compare", None) or [])
+        # Settings without a widget (stop, timeout, headers, json, ...) ride along in the options.
+        self._defaults = ChatOptions(**params)
+        self._conversation_name = self._defaults.conversation
+        self._show_options(self._defaults)
+        self.ui.compare.value = bool(self._compare_wanted)
         self._select_provider(provider)
         self._wire()
         self._show_thread()
@@ -108,16 +113,21 @@ class ChatPanel:
     def busy(self) -> bool:
         return self._task is not None and not self._task.done()
 
-    def params(self) -> dict[str, Any]:
-        """The sampling parameters and system prompt as currently set in the widgets."""
-        seed = self.ui.seed.value.strip()
-        return {
-            "temperature": self.ui.temperature.value,
-            "top_p": self.ui.top_p.value,
-            "max_tokens": self.ui.max_tokens.value or None,
-            "seed": int(seed) if seed.lstrip("-").isdigit() else None,
-            "system": self.ui.system.value.strip() or None,
-        }
+    def options(self) -> ChatOptions:
+        """The shared parameter model (as `%%chat` uses it), filled from the widgets; no key in it."""
+        ui = self.ui
+        seed = ui.seed.value.strip()
+        return self._defaults.merged(
+            provider=self.provider_label or None,
+            model=self.model,
+            system=ui.system.value.strip() or None,
+            temperature=ui.temperature.value,
+            top_p=ui.top_p.value,
+            max_tokens=ui.max_tokens.value or None,
+            seed=int(seed) if seed.lstrip("-").isdigit() else None,
+            image=ui.image_mode.value,
+            conversation=self._conversation_name,
+        )
 
     # -- actions --------------------------------------------------------------------------------
 
@@ -143,7 +153,7 @@ class ChatPanel:
 
     def switch_conversation(self, name: str) -> None:
         """Continue (or start) the named thread."""
-        self._conversation_name = name.strip() or shared.DEFAULT_THREAD
+        self._conversation_name = name.strip() or DEFAULT_CONVERSATION
         self._show_thread()
 
     def new_conversation(self) -> str:
@@ -195,30 +205,18 @@ class ChatPanel:
         ui.export_md.on_click(lambda _: self.export(f"{self._conversation_name}.md"))
         ui.export_json.on_click(lambda _: self.export(f"{self._conversation_name}.json"))
 
-    def _apply_params(self, params: dict[str, Any]) -> None:
+    def _show_options(self, options: ChatOptions) -> None:
         ui = self.ui
-        setters = {
-            "temperature": lambda v: setattr(ui.temperature, "value", v),
-            "top_p": lambda v: setattr(ui.top_p, "value", v),
-            "max_tokens": lambda v: setattr(ui.max_tokens, "value", v or 0),
-            "seed": lambda v: setattr(ui.seed, "value", "" if v is None else str(v)),
-            "system": lambda v: setattr(ui.system, "value", v or ""),
-            "image": lambda v: setattr(ui.image_mode, "value", bool(v)),
-            "compare": lambda v: self._preset_compare(v),
-        }
-        unknown = sorted(set(params) - set(setters))
-        if unknown:
-            raise TypeError(f"ChatPanel() got unexpected parameters: {', '.join(unknown)}")
-        for name, value in params.items():
-            setters[name](value)
-
-    def _preset_compare(self, models: Any) -> None:
-        self._compare_wanted = list(models or [])
-        self.ui.compare.value = bool(self._compare_wanted)
+        ui.temperature.value = options.temperature
+        ui.top_p.value = options.top_p
+        ui.max_tokens.value = options.max_tokens or 0
+        ui.seed.value = "" if options.seed is None else str(options.seed)
+        ui.system.value = options.system or ""
+        ui.image_mode.value = options.image
 
     def _select_provider(self, provider: str | None) -> None:
         ui = self.ui
-        name = provider or shared.default_provider_name()
+        name = provider or _default_provider_name()
         match = next((n for n in ui.provider.options if n.lower() == str(name).lower()), None)
         if match and match != CUSTOM:
             ui.provider.value = match
@@ -246,7 +244,7 @@ class ChatPanel:
         """Resolve the provider class once per selection (a custom URL makes a new class each time)."""
         label = self.provider_label
         try:
-            self._provider = shared.get_provider(label) if label else None
+            self._provider = resolve_provider(label) if label else None
             self._provider_error = "" if label else "pick a provider or enter a base URL"
         except (KeyError, ValueError) as exc:
             self._provider, self._provider_error = None, str(exc)
@@ -349,13 +347,13 @@ class ChatPanel:
         view = AnswerView()
         self._append(view)
         conversation = self.conversation
-        image = self.ui.image_mode.value
-        model = self._image_model() if image else self.model
-        params = self.params()
-        messages = shared.request_messages(conversation, prompt, params["system"])
-        text, outcome = await self._stream(view, model, messages, prompt, media, image, params)
-        if not image and (text or outcome == "done"):
-            shared.record_turn(conversation, prompt, text, interrupted=outcome != "done", model=model)
+        options = self.options().merged(media=media or [])
+        if options.image:
+            options = options.merged(model=self._image_model())
+        messages = shared.request_messages(conversation, prompt, options.system)
+        text, outcome = await self._stream(view, options, messages)
+        if not options.image and (text or outcome == "done"):
+            shared.record_turn(conversation, prompt, text, interrupted=outcome != "done", model=options.model)
         self._show_thread()
         self._reraise([outcome])
         return text
@@ -370,10 +368,10 @@ class ChatPanel:
         row = widgets.HBox(columns, layout=widgets.Layout(width="100%"))
         row.add_class("openai-magic-columns")
         self._append(row)
-        params = self.params()
-        messages = shared.request_messages(self.conversation, prompt, params["system"])
+        options = self.options().merged(image=False, media=media or [])
+        messages = shared.request_messages(self.conversation, prompt, options.system)
         tasks = [
-            asyncio.ensure_future(self._stream(view, m, messages, prompt, media, False, params))
+            asyncio.ensure_future(self._stream(view, options.merged(model=m), messages))
             for view, m in zip(columns, models, strict=True)
         ]
         try:
@@ -398,12 +396,8 @@ class ChatPanel:
     async def _stream(
         self,
         view: AnswerView,
-        model: str | None,
+        options: ChatOptions,
         messages: list[dict],
-        prompt: str,
-        media: list | None,
-        image: bool,
-        params: dict[str, Any],
     ) -> tuple[str, str]:
         """Stream one answer into `view`; returns (text, outcome): "done", "interrupted" or "failed".
 
@@ -414,22 +408,14 @@ class ChatPanel:
         started = time.monotonic()
         first: float | None = None
         usage: Usage | None = None
-        used_model = model
+        used_model = options.model
         outcome = "done"
         stream = None
         try:
-            stream = self._provider_class().create_async_generator(
-                model or "",
-                messages,
-                api_key=key,
-                stream=True,
-                media=media,
-                prompt=prompt if image else None,
-                temperature=params["temperature"],
-                top_p=params["top_p"],
-                max_tokens=params["max_tokens"],
-                seed=params["seed"],
-            )
+            cls = self._provider_class()
+            kwargs = options.merged(api_key=key).request_kwargs(messages, provider=cls)
+            used_model = kwargs["model"]
+            stream = cls.create_async_generator(**kwargs)
             async for item in stream:
                 if isinstance(item, str):
                     first = first or time.monotonic()
@@ -461,6 +447,12 @@ class ChatPanel:
         """A cancellation that did not come from Stop (e.g. the awaiting cell was interrupted) goes on."""
         if "interrupted" in outcomes and not self._stopping:
             raise asyncio.CancelledError
+
+
+def _default_provider_name() -> str:
+    """The dropdown entry for what `%%chat` uses when nothing names a provider."""
+    cls, is_demo = default_provider()
+    return "Demo" if is_demo else next((n for n, c in PROVIDERS.items() if c is cls), "OpenAI")
 
 
 def _loop() -> asyncio.AbstractEventLoop | None:

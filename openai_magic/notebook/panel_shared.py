@@ -13,26 +13,12 @@ from typing import Any
 
 from ..core import providers
 
-DEFAULT_THREAD = "default"
 _fresh = itertools.count(1)
-
-
-# -- providers ----------------------------------------------------------------------------------
 
 
 def provider_names() -> list[str]:
     """The preset names for the provider dropdown."""
     return list(providers.names())
-
-
-def default_provider_name() -> str:
-    """What the magics would use with nothing configured (the demo backend)."""
-    return "Demo"
-
-
-def get_provider(name_or_url: str) -> Any:
-    """A provider class from a preset name or a base URL."""
-    return providers.get(name_or_url)
 
 
 def _conv() -> Any:
