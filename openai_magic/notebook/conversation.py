@@ -1,0 +1,175 @@
+"""Named conversation threads shared process-wide by the magics and the ChatPanel.
+
+Usage::
+
+    from openai_magic.notebook.conversation import get_conversation
+
+    conv = get_conversation()                      # the "default" thread; get_conversation("ideas")
+    messages = conv.request_messages("Hi", system="Be brief.")   # history + the new prompt
+    conv.add_turn("Hi", "Hello!", model="demo-chat")             # record a finished exchange
+    conv.add_turn("Long?", "Part of an ans", interrupted=True)    # partial answers are kept, marked
+    conv.messages                                  # clean OpenAI-format dicts (role, content)
+    conv.entries                                   # the same turns with marks and metadata
+    conv.to_markdown(); conv.to_json(); conv.export("thread.md")  # or .json
+    conv.clear()
+
+`messages` never carries the marks, so what is sent to a server is always plain OpenAI format.
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+import time
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+DEFAULT = "default"
+
+_lock = threading.Lock()
+_threads: dict[str, Conversation] = {}
+
+
+@dataclass
+class Entry:
+    """One message of a thread, with how it ended and what produced it."""
+
+    role: str
+    content: str
+    interrupted: bool = False
+    error: str | None = None
+    meta: dict[str, Any] = field(default_factory=dict)
+    time: float = field(default_factory=time.time)
+
+    def message(self) -> dict[str, Any]:
+        """The OpenAI-format message for a request."""
+        return {"role": self.role, "content": self.content}
+
+
+class Conversation:
+    """An ordered list of user/assistant entries under a name."""
+
+    def __init__(self, name: str = DEFAULT) -> None:
+        self.name = name
+        self.entries: list[Entry] = []
+
+    def __repr__(self) -> str:
+        return f"<Conversation {self.name!r}: {len(self.entries)} messages>"
+
+    def __len__(self) -> int:
+        return len(self.entries)
+
+    @property
+    def messages(self) -> list[dict[str, Any]]:
+        """The thread as OpenAI-format messages (no marks)."""
+        return [entry.message() for entry in self.entries]
+
+    def request_messages(
+        self, prompt: str, system: str | None = None, history: bool = True
+    ) -> list[dict[str, Any]]:
+        """System prompt, the history (unless `history=False`) and the new user prompt."""
+        messages = [{"role": "system", "content": system}] if system else []
+        if history:
+            messages += self.messages
+        messages.append({"role": "user", "content": prompt})
+        return messages
+
+    def add_user(self, content: str, **meta: Any) -> Entry:
+        """Append a user message."""
+        entry = Entry("user", content, meta=meta)
+        self.entries.append(entry)
+        return entry
+
+    def add_assistant(
+        self, content: str, *, interrupted: bool = False, error: str | None = None, **meta: Any
+    ) -> Entry:
+        """Append an answer, marked when it was interrupted or cut by an error."""
+        entry = Entry("assistant", content, interrupted=interrupted, error=error, meta=meta)
+        self.entries.append(entry)
+        return entry
+
+    def add_turn(
+        self,
+        prompt: str,
+        answer: str,
+        *,
+        interrupted: bool = False,
+        error: str | None = None,
+        model: str | None = None,
+        **meta: Any,
+    ) -> None:
+        """Append a user prompt and its (possibly partial) answer."""
+        if model:
+            meta["model"] = model
+        self.add_user(prompt)
+        self.add_assistant(answer, interrupted=interrupted, error=error, **meta)
+
+    def clear(self) -> None:
+        """Forget every message."""
+        self.entries.clear()
+
+    def to_dict(self) -> dict[str, Any]:
+        """The thread as plain data (name and entries with their marks)."""
+        return {"name": self.name, "messages": [asdict(entry) for entry in self.entries]}
+
+    def to_json(self, indent: int | None = 2) -> str:
+        """The thread as JSON text."""
+        return json.dumps(self.to_dict(), indent=indent, ensure_ascii=False, default=str)
+
+    def to_markdown(self) -> str:
+        """The thread as a readable Markdown transcript."""
+        lines = [f"# Conversation: {self.name}", ""]
+        if not self.entries:
+            lines.append("_(empty)_")
+        for entry in self.entries:
+            heading = "**You**" if entry.role == "user" else "**Assistant**"
+            model = entry.meta.get("model")
+            if entry.role == "assistant" and model:
+                heading += f" ({model})"
+            marks = [m for m, on in (("interrupted", entry.interrupted),) if on]
+            if entry.error:
+                marks.append(f"error: {entry.error}")
+            if marks:
+                heading += " _[" + "; ".join(marks) + "]_"
+            lines += [heading, "", entry.content, ""]
+        return "\n".join(lines).rstrip() + "\n"
+
+    def export(self, path: str | Path) -> Path:
+        """Write the thread to `path`: JSON for `.json`, Markdown otherwise."""
+        target = Path(path).expanduser()
+        text = self.to_json() if target.suffix.lower() == ".json" else self.to_markdown()
+        target.write_text(text, encoding="utf-8")
+        return target
+
+
+def get_conversation(name: str = DEFAULT) -> Conversation:
+    """The thread called `name`, created on first use."""
+    name = name or DEFAULT
+    with _lock:
+        conversation = _threads.get(name)
+        if conversation is None:
+            conversation = _threads[name] = Conversation(name)
+        return conversation
+
+
+def conversation_names() -> list[str]:
+    """Names of the threads created so far."""
+    with _lock:
+        return list(_threads)
+
+
+def delete_conversation(name: str) -> None:
+    """Forget a thread entirely."""
+    with _lock:
+        _threads.pop(name, None)
+
+
+__all__ = [
+    "DEFAULT",
+    "Conversation",
+    "Entry",
+    "conversation_names",
+    "delete_conversation",
+    "get_conversation",
+]
