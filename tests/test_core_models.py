@@ -6,7 +6,8 @@ import pytest
 from core_support import demo_provider
 
 from openai_magic.core import bridge, errors, providers
-from openai_magic.core.template import OpenaiTemplate, _parse_models
+from openai_magic.core.models import parse_models as _parse_models
+from openai_magic.core.template import OpenaiTemplate
 from openai_magic.server import DemoServer
 
 DEMO_MODELS = ["demo-chat", "demo-image", "demo-reasoner", "demo-think"]

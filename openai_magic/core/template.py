@@ -6,26 +6,19 @@ attributes then win), and nothing is read from the environment before a request 
 
 from __future__ import annotations
 
-import asyncio
-import difflib
-import hashlib
-import json
-import json.scanner
 import os
-import re
-import threading
 from collections.abc import AsyncIterator, Awaitable, Callable, Generator, Iterator
 from types import MethodType
 from typing import Any, ClassVar, Generic, TypeVar
 
 import httpx
 
-from . import bridge, errors, parse, sse, transport
-from . import media as media_mod
-from .responses import FinishReason, ImageResponse, ProviderInfo, Reasoning, ToolCalls, Usage
+from . import bridge, errors, transport
+from . import models as listing
+from .messages import Messages, last_user_text, prepare_messages
+from .request import Call
 
 T = TypeVar("T")
-Messages = list[dict[str, Any]]
 
 DEFAULT_EXTRA_PARAMETERS: tuple[str, ...] = (
     "seed",
@@ -46,22 +39,12 @@ DEFAULT_EXTRA_PARAMETERS: tuple[str, ...] = (
 )
 IMAGE_PARAMETERS = ("n", "size", "quality", "style", "response_format", "background", "output_format")
 
-# Ids that denote image generation models on common providers.
-IMAGE_MODEL_PATTERN = re.compile(
-    r"dall-e|gpt-image|flux|stable-diffusion|sdxl|\bsd3|imagen|midjourney|playground-v|ideogram|recraft"
-    r"|image-gen|(?:^|[-_/.])image(?:$|[-_.])",
-    re.IGNORECASE,
-)
-
 # `impersonate` comes from gpt4free (curl_cffi). httpx cannot mimic a browser's TLS fingerprint, so
 # here it only sends a browser User-Agent, which is what some gateways check.
 _BROWSER_UA = (
     "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) "
     "Chrome/124.0 Safari/537.36"
 )
-
-_models_cache: dict[tuple[Any, ...], tuple[list[str], list[str]]] = {}
-_models_lock = threading.Lock()
 
 
 class hybridmethod:
@@ -227,7 +210,7 @@ class OpenaiTemplate:
         return (
             model in self.image_models
             or (bool(model) and model == self.default_image_model)
-            or bool(IMAGE_MODEL_PATTERN.search(model or ""))
+            or bool(listing.IMAGE_MODEL_PATTERN.search(model or ""))
         )
 
     @hybridmethod
@@ -253,11 +236,11 @@ class OpenaiTemplate:
         """Async `get_models`; fills `image_models` from the listing."""
         base = await self.get_api_base_async(api_base)
         key = self.get_api_key(api_key)
-        cache_key = _cache_key(self, base, key)
-        cached = None if refresh else _models_cache.get(cache_key)
+        cache_key = listing.cache_key(self, base, key)
+        cached = None if refresh else listing.cache.get(cache_key)
         if cached is None:
             try:
-                cached = await _fetch_models(self, base, key)
+                cached = await listing.fetch_models(self, base, key)
             except errors.ProviderError as exc:
                 if self.fallback_models:
                     return list(self.fallback_models)
@@ -266,8 +249,8 @@ class OpenaiTemplate:
                     status_code=exc.status_code,
                     body=exc.body,
                 ) from None
-            with _models_lock:
-                _models_cache[cache_key] = cached
+            with listing.cache_lock:
+                listing.cache[cache_key] = cached
         models, discovered = cached
         current = list(self.image_models)
         self.image_models = current + [m for m in discovered if m not in current]
@@ -350,132 +333,6 @@ class OpenaiTemplate:
         return bridge.run(self.chat_async(prompt_or_messages, model, **kwargs))
 
 
-# --- implementation -------------------------------------------------------------------------------
-
-
-def _cache_key(provider: Any, base: str, key: str | None) -> tuple[Any, ...]:
-    # Keys are hashed so the cache never holds a secret in clear.
-    digest = hashlib.sha256(key.encode()).hexdigest() if key else ""
-    owner = provider if isinstance(provider, type) else type(provider)
-    return (owner, base, digest)
-
-
-async def _fetch_models(provider: Any, base: str, key: str | None) -> tuple[list[str], list[str]]:
-    client = transport.get_client(base, None, provider.ssl)
-    request = client.build_request(
-        "GET",
-        f"{base}/models",
-        headers=provider.get_headers(False, key),
-        timeout=transport.make_timeout(provider.models_timeout),
-    )
-    response = await transport.send(
-        client, request, policy=provider.retry_policy(0), secrets=(key,), context="listing models: "
-    )
-    try:
-        raw = await response.aread()
-    except httpx.HTTPError as exc:
-        raise transport.transport_error(exc, secrets=(key,), what="listing models") from None
-    finally:
-        await response.aclose()
-    try:
-        body = json.loads(raw)
-    except ValueError:
-        raise errors.ResponseError(
-            f"model list is not JSON: {errors.error_message(raw.decode('utf-8', 'replace'))}"
-        ) from None
-    return _parse_models(provider, body)
-
-
-def _parse_models(provider: Any, body: Any) -> tuple[list[str], list[str]]:
-    entries = body
-    if isinstance(body, dict):
-        entries = body.get("data")
-        if entries is None:
-            entries = body.get("models")
-    if not isinstance(entries, list):
-        raise errors.ResponseError("model list has neither 'data' nor 'models'", body=body)
-    models: list[str] = []
-    images: list[str] = []
-    for entry in entries:
-        if isinstance(entry, str):
-            model_id, info = entry, {}
-        elif isinstance(entry, dict):
-            model_id, info = entry.get("id") or entry.get("name") or entry.get("model"), entry
-        else:
-            continue
-        if not isinstance(model_id, str) or not model_id or model_id in models:
-            continue
-        models.append(model_id)
-        if _is_image_entry(model_id, info):
-            images.append(model_id)
-    if provider.sort_models:
-        models.sort()
-    return models, images
-
-
-def _is_image_entry(model_id: str, info: dict[str, Any]) -> bool:
-    if info.get("type") == "image" or info.get("image") is True or info.get("supports_images") is True:
-        return True
-    architecture = info.get("architecture")
-    if isinstance(architecture, dict):
-        outputs = architecture.get("output_modalities")
-        if isinstance(outputs, list) and "image" in outputs and "text" not in outputs:
-            return True
-    return bool(IMAGE_MODEL_PATTERN.search(model_id))
-
-
-def _normalize_messages(messages: Messages | str) -> Messages:
-    if isinstance(messages, str):
-        return [{"role": "user", "content": messages}]
-    if not isinstance(messages, list | tuple):
-        raise TypeError("messages must be a list of {'role', 'content'} dicts or a string")
-    return [dict(message) for message in messages]
-
-
-def _fold_system(messages: Messages) -> Messages:
-    """System messages become a prefix of the first user message (for servers without them)."""
-    system = "\n\n".join(
-        parse.content_text(m.get("content")) for m in messages if m.get("role") == "system"
-    ).strip()
-    rest = [m for m in messages if m.get("role") != "system"]
-    if not system:
-        return rest
-    for index, message in enumerate(rest):
-        if message.get("role") == "user":
-            content = message.get("content")
-            if isinstance(content, list):
-                message["content"] = [{"type": "text", "text": f"{system}\n\n"}, *content]
-            else:
-                message["content"] = f"{system}\n\n{content or ''}"
-            rest[index] = message
-            return rest
-    return [{"role": "user", "content": system}, *rest]
-
-
-def _last_turn(messages: Messages) -> Messages:
-    """System messages plus the last user message (for servers without conversation history)."""
-    last_user = next((m for m in reversed(messages) if m.get("role") == "user"), None)
-    system = [m for m in messages if m.get("role") == "system"]
-    return system + ([last_user] if last_user is not None else messages[-1:])
-
-
-def prepare_messages(provider: Any, messages: Messages | str, media: Any = None) -> Messages:
-    """The messages as they will be sent: history and system folding applied, media attached."""
-    result = _normalize_messages(messages)
-    if not provider.supports_message_history:
-        result = _last_turn(result)
-    if not provider.supports_system_message:
-        result = _fold_system(result)
-    return media_mod.attach(result, media_mod.to_parts(media))
-
-
-def _last_user_text(messages: Messages) -> str:
-    for message in reversed(messages):
-        if message.get("role") == "user":
-            return parse.content_text(message.get("content"))
-    return ""
-
-
 async def _generate(
     provider: Any,
     model: str,
@@ -503,10 +360,10 @@ async def _generate(
     model = model or provider.default_model
     if impersonate:
         headers = {"User-Agent": _BROWSER_UA, **(headers or {})}
-    call = _Call(provider, base, key, proxy, timeout, headers, max_retries)
+    call = Call(provider, base, key, proxy, timeout, headers, max_retries)
     prepared = prepare_messages(provider, messages, media)
     if provider.is_image_model(model):
-        image_prompt = prompt or _last_user_text(prepared)
+        image_prompt = prompt or last_user_text(prepared)
         body = {"model": model, "prompt": image_prompt}
         body.update({k: kwargs[k] for k in IMAGE_PARAMETERS if kwargs.get(k) is not None})
         body.update(extra_data or {})
@@ -523,294 +380,6 @@ async def _generate(
     endpoint = api_endpoint or provider.api_endpoint or f"{base}/chat/completions"
     async for item in call.chat(endpoint, body, stream):
         yield item
-
-
-class _Call:
-    """One request's settings and the code that turns its reply into items."""
-
-    def __init__(
-        self,
-        provider: Any,
-        base: str,
-        key: str | None,
-        proxy: str | None,
-        timeout: Any,
-        headers: dict[str, str] | None,
-        max_retries: int | None,
-    ) -> None:
-        self.provider = provider
-        self.base = base
-        self.key = key
-        self.secrets = (key,)
-        self.headers = headers
-        self.timeout = transport.make_timeout(timeout)
-        self.client = transport.get_client(base, proxy, provider.ssl)
-        self.policy = provider.retry_policy(max_retries)
-        self.label = provider.label or type(provider).__name__
-
-    async def _open(self, url: str, body: dict[str, Any], stream: bool) -> httpx.Response:
-        request = self.client.build_request(
-            "POST",
-            url,
-            content=json.dumps(body, ensure_ascii=False).encode(),
-            headers=self.provider.get_headers(stream, self.key, self.headers),
-            timeout=self.timeout,
-        )
-        try:
-            return await transport.send(self.client, request, policy=self.policy, secrets=self.secrets)
-        except errors.ModelNotFoundError as exc:
-            exc.suggestions = await self._suggestions(body.get("model"))
-            if exc.suggestions:
-                exc.message += f"; did you mean {', '.join(exc.suggestions)}?"
-                exc.args = (exc.message,)
-            raise
-
-    async def _suggestions(self, model: Any) -> list[str]:
-        if not isinstance(model, str) or not model:
-            return []
-        try:
-            available = await self.provider.get_models_async(api_key=self.key, api_base=self.base)
-        except errors.ProviderError:
-            return []
-        return difflib.get_close_matches(model, available, n=3, cutoff=0.5)
-
-    async def _json(self, response: httpx.Response) -> Any:
-        try:
-            raw = await response.aread()
-        except httpx.HTTPError as exc:
-            raise transport.transport_error(exc, secrets=self.secrets) from None
-        try:
-            return json.loads(raw)
-        except ValueError:
-            kind = response.headers.get("content-type", "no content type").split(";")[0]
-            text = errors.error_message(raw.decode("utf-8", "replace"), "an empty body")
-            problem = "malformed JSON" if "json" in kind else f"{kind} instead of JSON"
-            raise errors.ResponseError(
-                errors.redact(f"{self.label} sent {problem}: {text}", *self.secrets),
-                status_code=response.status_code,
-                body=raw.decode("utf-8", "replace")[:2000],
-            ) from None
-
-    async def images(self, body: dict[str, Any], alt: str) -> AsyncIterator[Any]:
-        response = await self._open(f"{self.base}/images/generations", body, False)
-        try:
-            reply = await self._json(response)
-        finally:
-            await response.aclose()
-        if isinstance(reply, dict) and reply.get("error"):
-            raise errors.from_stream_error(reply["error"], secrets=self.secrets)
-        data = reply.get("data") if isinstance(reply, dict) else None
-        if not isinstance(data, list):
-            raise errors.ResponseError("image reply has no 'data' list", body=reply)
-        images = []
-        for entry in data:
-            if isinstance(entry, dict) and isinstance(entry.get("url"), str):
-                images.append(entry["url"])
-            elif isinstance(entry, dict) and isinstance(entry.get("b64_json"), str):
-                mime = media_mod.sniff_mime(_b64_head(entry["b64_json"]))
-                images.append(
-                    f"data:{mime if mime.startswith('image/') else 'image/png'};base64,{entry['b64_json']}"
-                )
-        if not images:
-            raise errors.ResponseError("image reply contained no images", body=reply)
-        yield ProviderInfo(self.label, reply.get("model") or body["model"])
-        yield ImageResponse(images, alt)
-
-    async def chat(self, url: str, body: dict[str, Any], stream: bool) -> AsyncIterator[Any]:
-        response = await self._open(url, body, stream)
-        try:
-            kind = response.headers.get("content-type", "")
-            if stream and "json" not in kind:
-                async for item in self._stream(response, body["model"]):
-                    yield item
-                return
-            reply = await self._json(response)
-        finally:
-            await response.aclose()
-        model, items = parse.message_items(reply, self.secrets)
-        yield ProviderInfo(self.label, model or body["model"])
-        for item in items:
-            yield item
-
-    async def _stream(self, response: httpx.Response, requested_model: str) -> AsyncIterator[Any]:
-        state = _StreamState()
-        chunks = response.aiter_bytes()
-        decoder = sse.SSEDecoder()
-        scan = _scan_json
-        think = parse.ThinkSplitter()
-        text_parts = state.text
-        first = True
-        try:
-            async for raw in chunks:
-                if first:
-                    first = False
-                    _check_sse_start(raw, response, self.label, self.secrets)
-                for event in decoder.feed(raw):
-                    data = event.data
-                    if data == "[DONE]":
-                        state.done = True
-                        break
-                    if event.event == "error":
-                        raise errors.from_stream_error(
-                            _loads_or_text(data), partial_text=state.partial(), secrets=self.secrets
-                        )
-                    try:
-                        chunk, end = scan(data, 0)
-                        if end != len(data):
-                            chunk = json.loads(data)  # trailing whitespace is fine, garbage raises
-                    except (StopIteration, ValueError):
-                        raise errors.ResponseError(
-                            f"malformed stream event from {self.label}: {data[:200]!r}",
-                            partial_text=state.partial(),
-                        ) from None
-                    if type(chunk) is not dict:
-                        raise errors.ResponseError(
-                            f"unexpected stream event from {self.label}: {data[:200]!r}",
-                            partial_text=state.partial(),
-                        )
-                    if chunk.get("error"):
-                        raise errors.from_stream_error(
-                            chunk["error"], partial_text=state.partial(), secrets=self.secrets
-                        )
-                    if state.info is None:
-                        model = chunk.get("model")
-                        state.info = ProviderInfo(
-                            self.label, model if isinstance(model, str) and model else requested_model
-                        )
-                        yield state.info
-                    choices = chunk.get("choices")
-                    if choices:
-                        choice = choices[0]
-                        if type(choice) is dict and choice.get("index", 0) in (0, None):
-                            delta = choice.get("delta")
-                            if delta and type(delta) is dict:
-                                reasoning = delta.get("reasoning_content") or delta.get("reasoning")
-                                if reasoning and type(reasoning) is str:
-                                    yield Reasoning(reasoning)
-                                content = delta.get("content")
-                                if content:
-                                    if type(content) is not str:
-                                        content = parse.content_text(content)
-                                    if think.mode == 2:  # answer mode: the fast path
-                                        text_parts.append(content)
-                                        yield content
-                                    else:
-                                        for item in think.feed(content):
-                                            if type(item) is str:
-                                                text_parts.append(item)
-                                            yield item
-                                calls = delta.get("tool_calls")
-                                if calls:
-                                    state.tools.add(calls)
-                            reason = choice.get("finish_reason")
-                            if reason and type(reason) is str:
-                                state.finish = reason
-                    usage = chunk.get("usage")
-                    if usage and type(usage) is dict:
-                        state.usage = usage
-                if state.done:
-                    break
-            if state.done:
-                await _drain(chunks)
-            else:
-                for event in decoder.flush():
-                    if event.data == "[DONE]":
-                        state.done = True
-        except httpx.HTTPError as exc:
-            raise transport.transport_error(
-                exc, partial_text=state.partial(), secrets=self.secrets, what="stream"
-            ) from None
-        for item in think.flush():
-            if type(item) is str:
-                text_parts.append(item)
-            yield item
-        if not state.done and state.finish is None:
-            raise errors.ResponseError(
-                f"the stream from {self.label} ended early (no finish reason, no [DONE])",
-                partial_text=state.partial(),
-            )
-        if state.info is None:
-            yield ProviderInfo(self.label, requested_model)
-        if state.tools.calls:
-            yield ToolCalls(state.tools.calls)
-        if state.finish is not None:
-            yield FinishReason(state.finish)
-        if state.usage is not None:
-            yield Usage.from_dict(state.usage)
-
-
-# json.loads wraps the C scanner in two Python-level calls and a whitespace regex; on the per-chunk
-# hot path the scanner is called directly (falling back to json.loads for anything unusual).
-_scan_json = json.scanner.make_scanner(json.JSONDecoder())
-
-
-class _StreamState:
-    __slots__ = ("done", "finish", "info", "text", "tools", "usage")
-
-    def __init__(self) -> None:
-        self.text: list[str] = []
-        self.tools = parse.ToolCallAssembler()
-        self.finish: str | None = None
-        self.usage: dict[str, Any] | None = None
-        self.info: ProviderInfo | None = None
-        self.done = False
-
-    def partial(self) -> str:
-        return "".join(self.text)
-
-
-async def _drain(chunks: AsyncIterator[bytes], limit: int = 65536, seconds: float = 1.0) -> None:
-    """Read what follows `[DONE]` (normally just the end of the chunked body) so the connection
-    goes back to the keep-alive pool instead of being closed; bounded in size and time, since a
-    server that keeps the body open after `[DONE]` must not delay the caller."""
-    received = 0
-    try:
-        async with asyncio.timeout(seconds):
-            async for raw in chunks:
-                received += len(raw)
-                if received > limit:
-                    break
-    except (TimeoutError, httpx.HTTPError):
-        pass  # the connection is simply not reused
-
-
-def _loads_or_text(data: str) -> Any:
-    try:
-        value = json.loads(data)
-    except ValueError:
-        return {"message": data}
-    return value.get("error", value) if isinstance(value, dict) else value
-
-
-def _check_sse_start(
-    raw: bytes, response: httpx.Response, label: str, secrets: tuple[str | None, ...]
-) -> None:
-    # A 200 that is not an event stream (an HTML proxy page, plain text) must not pass as empty.
-    kind = response.headers.get("content-type", "")
-    if "event-stream" in kind:
-        return
-    head = raw.lstrip()[:16]
-    if head.startswith((b"data:", b":", b"event:", b"id:", b"retry:")):
-        return
-    text = errors.error_message(raw[:2000].decode("utf-8", "replace"), "an empty body")
-    raise errors.ResponseError(
-        errors.redact(
-            f"expected an event stream from {label} but got {kind.split(';')[0] or 'no content type'}: "
-            + text,
-            *secrets,
-        ),
-        status_code=response.status_code,
-        body=raw[:2000].decode("utf-8", "replace"),
-    )
-
-
-def _b64_head(payload: str) -> bytes:
-    import base64
-
-    try:
-        return base64.b64decode(payload[:64])
-    except ValueError:
-        return b""
 
 
 __all__ = ["AsyncResult", "OpenaiTemplate", "hybridmethod", "prepare_messages"]

@@ -1,0 +1,101 @@
+"""Model listings: `GET {api_base}/models` in any common shape, image-model marking, a shared cache."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import re
+import threading
+from typing import Any
+
+import httpx
+
+from . import errors, transport
+
+# Ids that denote image generation models on common providers.
+IMAGE_MODEL_PATTERN = re.compile(
+    r"dall-e|gpt-image|flux|stable-diffusion|sdxl|\bsd3|imagen|midjourney|playground-v|ideogram|recraft"
+    r"|image-gen|(?:^|[-_/.])image(?:$|[-_.])",
+    re.IGNORECASE,
+)
+
+# (provider class, api_base, sha256 of the key) -> (model ids, image model ids)
+cache: dict[tuple[Any, ...], tuple[list[str], list[str]]] = {}
+cache_lock = threading.Lock()
+
+
+def cache_key(provider: Any, base: str, key: str | None) -> tuple[Any, ...]:
+    """The cache key of a provider's listing."""
+    # Keys are hashed so the cache never holds a secret in clear.
+    digest = hashlib.sha256(key.encode()).hexdigest() if key else ""
+    owner = provider if isinstance(provider, type) else type(provider)
+    return (owner, base, digest)
+
+
+async def fetch_models(provider: Any, base: str, key: str | None) -> tuple[list[str], list[str]]:
+    """Fetch and parse one listing (no cache, no fallback: the caller decides)."""
+    client = transport.get_client(base, None, provider.ssl)
+    request = client.build_request(
+        "GET",
+        f"{base}/models",
+        headers=provider.get_headers(False, key),
+        timeout=transport.make_timeout(provider.models_timeout),
+    )
+    response = await transport.send(
+        client, request, policy=provider.retry_policy(0), secrets=(key,), context="listing models: "
+    )
+    try:
+        raw = await response.aread()
+    except httpx.HTTPError as exc:
+        raise transport.transport_error(exc, secrets=(key,), what="listing models") from None
+    finally:
+        await response.aclose()
+    try:
+        body = json.loads(raw)
+    except ValueError:
+        raise errors.ResponseError(
+            f"model list is not JSON: {errors.error_message(raw.decode('utf-8', 'replace'))}"
+        ) from None
+    return parse_models(provider, body)
+
+
+def parse_models(provider: Any, body: Any) -> tuple[list[str], list[str]]:
+    """`{"data": [...]}`, `{"models": [...]}` or a bare list; entries with `id`/`name` or plain ids."""
+    entries = body
+    if isinstance(body, dict):
+        entries = body.get("data")
+        if entries is None:
+            entries = body.get("models")
+    if not isinstance(entries, list):
+        raise errors.ResponseError("model list has neither 'data' nor 'models'", body=body)
+    models: list[str] = []
+    images: list[str] = []
+    for entry in entries:
+        if isinstance(entry, str):
+            model_id, info = entry, {}
+        elif isinstance(entry, dict):
+            model_id, info = entry.get("id") or entry.get("name") or entry.get("model"), entry
+        else:
+            continue
+        if not isinstance(model_id, str) or not model_id or model_id in models:
+            continue
+        models.append(model_id)
+        if _is_image_entry(model_id, info):
+            images.append(model_id)
+    if provider.sort_models:
+        models.sort()
+    return models, images
+
+
+def _is_image_entry(model_id: str, info: dict[str, Any]) -> bool:
+    if info.get("type") == "image" or info.get("image") is True or info.get("supports_images") is True:
+        return True
+    architecture = info.get("architecture")
+    if isinstance(architecture, dict):
+        outputs = architecture.get("output_modalities")
+        if isinstance(outputs, list) and "image" in outputs and "text" not in outputs:
+            return True
+    return bool(IMAGE_MODEL_PATTERN.search(model_id))
+
+
+__all__ = ["IMAGE_MODEL_PATTERN", "cache", "cache_key", "fetch_models", "parse_models"]
