@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import uuid
 
 import httpx
@@ -283,3 +284,15 @@ def test_error_message_shapes():
     assert isinstance(errors.from_stream_error({"type": "rate_limit_exceeded"}), errors.RateLimitError)
     assert isinstance(errors.from_stream_error({"code": "404"}), errors.ModelNotFoundError)
     assert isinstance(errors.from_stream_error("boom"), errors.ServerError)
+
+
+def test_odd_shapes_never_crash():
+    from openai_magic.core import parse
+
+    for body in ({"choices": "nope"}, {"choices": [None]}, {"choices": [{"message": None}]}, [1, 2], "text"):
+        with contextlib.suppress(errors.ResponseError):  # a typed error is fine, a crash is not
+            parse.message_items(body)
+    _, items = parse.message_items(
+        {"choices": [{"message": {"content": [{"type": "text", "text": "a"}, "b"]}}]}
+    )
+    assert items == ["ab"]

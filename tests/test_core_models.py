@@ -121,3 +121,20 @@ def test_get_headers():
         "X-Extra": "1",
     }
     assert "HTTP-Referer" in providers.OpenRouter.get_headers(True)
+
+
+async def test_base_class_listing_does_not_leak_into_presets(demo_server, monkeypatch):
+    monkeypatch.setenv("OPENAI_BASE_URL", demo_server.base_url)
+    monkeypatch.setenv("OPENAI_API_KEY", "unused-key")
+    assert await OpenaiTemplate.get_models_async() == DEMO_MODELS
+    assert OpenaiTemplate.image_models == [] and providers.Groq.image_models == []
+    assert OpenaiTemplate.is_image_model("demo-image")  # known from the cached listing
+
+
+async def test_listed_image_model_without_a_telling_name(demo_server):
+    P = demo_provider(demo_server.base_url, image_models=[])
+    assert not P.is_image_model("a-painter")
+    from openai_magic.core import models
+
+    models.cache[models.cache_key(P, "http://elsewhere/v1", None)] = (["a-painter"], ["a-painter"])
+    assert P.is_image_model("a-painter")

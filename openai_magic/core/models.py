@@ -98,4 +98,17 @@ def _is_image_entry(model_id: str, info: dict[str, Any]) -> bool:
     return bool(IMAGE_MODEL_PATTERN.search(model_id))
 
 
-__all__ = ["IMAGE_MODEL_PATTERN", "cache", "cache_key", "fetch_models", "parse_models"]
+def is_listed_image_model(provider: Any, model: str) -> bool:
+    """Whether any cached listing of this provider class marked `model` as an image model."""
+    owner = provider if isinstance(provider, type) else type(provider)
+    return any(key[0] is owner and model in images for key, (_, images) in list(cache.items()))
+
+
+__all__ = [
+    "IMAGE_MODEL_PATTERN",
+    "cache",
+    "cache_key",
+    "fetch_models",
+    "is_listed_image_model",
+    "parse_models",
+]

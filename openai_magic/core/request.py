@@ -112,7 +112,9 @@ class Call:
         response = await self._open(url, body, stream)
         try:
             kind = response.headers.get("content-type", "")
-            if stream and "json" not in kind:
+            # Also a server that streams although asked not to (and one that answers a stream
+            # request with plain JSON is parsed as a whole reply below).
+            if "event-stream" in kind or (stream and "json" not in kind):
                 async for item in self._stream(response, body["model"]):
                     yield item
                 return
@@ -171,7 +173,7 @@ class Call:
                         )
                         yield state.info
                     choices = chunk.get("choices")
-                    if choices:
+                    if choices and type(choices) is list:
                         choice = choices[0]
                         if type(choice) is dict and choice.get("index", 0) in (0, None):
                             delta = choice.get("delta")

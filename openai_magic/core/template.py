@@ -207,10 +207,13 @@ class OpenaiTemplate:
     @hybridmethod
     def is_image_model(self, model: str) -> bool:
         """Whether `model` generates images (listed in `image_models` or a known id pattern)."""
+        if not model:
+            return False
         return (
             model in self.image_models
-            or (bool(model) and model == self.default_image_model)
-            or bool(listing.IMAGE_MODEL_PATTERN.search(model or ""))
+            or model == self.default_image_model
+            or listing.is_listed_image_model(self, model)
+            or bool(listing.IMAGE_MODEL_PATTERN.search(model))
         )
 
     @hybridmethod
@@ -252,9 +255,10 @@ class OpenaiTemplate:
             with listing.cache_lock:
                 listing.cache[cache_key] = cached
         models, discovered = cached
-        current = list(self.image_models)
-        self.image_models = current + [m for m in discovered if m not in current]
-        self.models = list(models)
+        if self is not OpenaiTemplate:  # the base class's lists are inherited by every preset
+            current = list(self.image_models)
+            self.image_models = current + [m for m in discovered if m not in current]
+            self.models = list(models)
         return list(models)
 
     # --- chat -------------------------------------------------------------------------------------
