@@ -83,6 +83,7 @@ def test_unknown_name():
 
 def test_url_gives_custom_provider(demo_server):
     P = providers.get(demo_server.base_url + "/")
+    assert providers.get(demo_server.base_url) is P  # one class per URL: its model list stays cached
     assert P.api_base == demo_server.base_url and not P.needs_auth and P.api_key_env is None
     assert P.chat("[demo echo] via url", model="demo-chat") == "[demo echo] via url"
 

@@ -268,6 +268,10 @@ _ALIASES = {
 }
 
 
+_custom_by_url: dict[str, type[OpenaiTemplate]] = {}
+_custom_lock = threading.Lock()
+
+
 def _fold(name: str) -> str:
     return re.sub(r"[\s_\-.]", "", name).lower()
 
@@ -285,7 +289,12 @@ def get(name_or_url: str | type[OpenaiTemplate]) -> type[OpenaiTemplate]:
         raise KeyError(f"unknown provider {name_or_url!r}")
     text = name_or_url.strip()
     if text.startswith(("http://", "https://")):
-        return custom(text)
+        # One class per base URL, so its model listing stays cached across lookups.
+        base = text.rstrip("/")
+        with _custom_lock:
+            if base not in _custom_by_url:
+                _custom_by_url[base] = custom(base)
+            return _custom_by_url[base]
     wanted = _fold(text)
     for key, cls in PROVIDERS.items():
         if _fold(key) == wanted or _fold(cls.label) == wanted:
