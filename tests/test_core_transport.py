@@ -90,3 +90,10 @@ async def test_impersonate_is_accepted(demo_server):
     P = demo_provider(demo_server.base_url)
     items = await collect(P.create_async_generator("demo-chat", "[demo echo] ua", impersonate="chrome"))
     assert text_of(items) == "[demo echo] ua"
+
+
+async def test_ca_bundle_path_is_accepted(demo_server):
+    import certifi
+
+    client = transport.get_client(demo_server.base_url, ssl=certifi.where())
+    assert not client.is_closed

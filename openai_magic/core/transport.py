@@ -12,6 +12,7 @@ import asyncio
 import json
 import logging
 import random
+import ssl as _ssl
 import threading
 import weakref
 from dataclasses import dataclass
@@ -45,7 +46,10 @@ def make_timeout(timeout: float | tuple[float, float] | httpx.Timeout | None) ->
 
 
 def get_client(api_base: str, proxy: str | None = None, ssl: bool | str = True) -> httpx.AsyncClient:
-    """The shared keep-alive client for the running event loop and this endpoint."""
+    """The shared keep-alive client for the running event loop and this endpoint.
+
+    `ssl`: True verifies TLS (with $SSL_CERT_FILE when set), False does not, a string is a CA bundle.
+    """
     loop = asyncio.get_running_loop()
     key = (api_base, proxy, ssl)
     with _lock:
@@ -56,12 +60,19 @@ def get_client(api_base: str, proxy: str | None = None, ssl: bool | str = True) 
         if client is None or client.is_closed:
             client = per_loop[key] = httpx.AsyncClient(
                 proxy=proxy,
-                verify=ssl,
+                verify=_verify(ssl),
                 trust_env=True,
                 timeout=make_timeout(120),
                 limits=httpx.Limits(max_connections=100, max_keepalive_connections=20, keepalive_expiry=30),
             )
     return client
+
+
+def _verify(ssl: bool | str) -> bool | _ssl.SSLContext:
+    # httpx 0.28 deprecates `verify=<path>`: a CA bundle path becomes an SSLContext.
+    if isinstance(ssl, str):
+        return _ssl.create_default_context(cafile=ssl)
+    return ssl
 
 
 async def aclose() -> None:
