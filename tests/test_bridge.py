@@ -197,3 +197,16 @@ def test_pid_is_stable():
 
 async def _getpid() -> int:
     return os.getpid()
+
+
+def test_unused_iterator_starts_nothing():
+    started = threading.Event()
+
+    async def gen():
+        started.set()
+        yield 1
+
+    iterator = bridge.iterate(gen())
+    bridge.run(add(0, 0))  # give the portal loop a turn
+    assert not started.is_set()
+    assert list(iterator) == [1] and started.is_set()

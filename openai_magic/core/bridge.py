@@ -233,10 +233,12 @@ def iterate(aiter: AsyncIterable[T] | Awaitable[AsyncIterable[T]]) -> Iterator[T
             if aclose is not None:
                 await aclose()
 
-    return _iterate_job(_Job(body))
+    return _iterate_job(body)
 
 
-def _iterate_job(job: _Job) -> Iterator[Any]:
+def _iterate_job(body: Callable[[Callable[[Any], None]], Coroutine[Any, Any, Any]]) -> Iterator[Any]:
+    # The job starts on the first `next()`: an iterator that is never used starts nothing.
+    job = _Job(body)
     try:
         while True:
             kind, value = job.get()
