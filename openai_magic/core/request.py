@@ -154,12 +154,16 @@ class Call:
                             chunk = json.loads(data)  # trailing whitespace is fine, garbage raises
                     except (StopIteration, ValueError):
                         raise errors.ResponseError(
-                            f"malformed stream event from {self.label}: {data[:200]!r}",
+                            errors.redact(
+                                f"malformed stream event from {self.label}: {data[:200]!r}", *self.secrets
+                            ),
                             partial_text=state.partial(),
                         ) from None
                     if type(chunk) is not dict:
                         raise errors.ResponseError(
-                            f"unexpected stream event from {self.label}: {data[:200]!r}",
+                            errors.redact(
+                                f"unexpected stream event from {self.label}: {data[:200]!r}", *self.secrets
+                            ),
                             partial_text=state.partial(),
                         )
                     if chunk.get("error"):
