@@ -291,7 +291,9 @@ class OpenaiTemplate:
 
         Usable as `async for item in ...` and as `result = await ...; async for item in result`.
         Keyword arguments named in `extra_parameters` (e.g. `seed`, `tools`) go into the body;
-        others are ignored, as in gpt4free.
+        others are ignored, as in gpt4free. `impersonate` only sends a browser User-Agent (httpx
+        cannot mimic a browser's TLS fingerprint). `timeout` is the read limit in seconds (connect
+        is capped at 10 s), a `(connect, read)` pair, or an `httpx.Timeout`.
         """
         agen = _generate(
             self,
