@@ -135,7 +135,6 @@ def test_keyboard_interrupt_via_interrupt_main_cancels_generator():
     assert finished.is_set()
 
 
-@pytest.mark.skipif(not hasattr(signal, "pthread_kill"), reason="POSIX signals")
 def test_keyboard_interrupt_via_sigint_cancels_generator():
     finished, consumed = threading.Event(), threading.Event()
     main = threading.main_thread().ident
