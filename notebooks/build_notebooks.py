@@ -51,7 +51,7 @@ QUICKSTART = [
     ),
     C("%%chat\nSummarize your previous answer in one sentence."),
     M("`%chat` is the one-line form:"),
-    C("%chat And which of the approaches in that table would you use for a quick filter?"),
+    C("%chat And which of the approaches in that table suits a quick filter, in one line."),
     M(
         "## Python values in prompts\n"
         "\n"
@@ -219,10 +219,16 @@ PROVIDERS = [
         "## A custom base URL, for real\n"
         "\n"
         'The built-in demo backend is an OpenAI-compatible server too, so it stands in for "your own\n'
-        "server\" here. Its base URL is the `Demo` preset's:"
+        'server" here. `-p` takes a literal URL (`%chat -p http://localhost:8000/v1 ...`); a URL held in a\n'
+        "variable becomes the default provider with `%config`:"
     ),
     C('base_url = providers.get("demo").get_api_base()\nbase_url'),
-    C("%chat -p $base_url --new Hello from a custom base URL!"),
+    C(
+        "%config ChatMagics.provider = base_url\n"
+        '%config ChatMagics.model = "demo-chat"  # a custom server has no default model: name one\n'
+        "%models"
+    ),
+    C("%chat --new Hello from a custom base URL!"),
     M(
         "## Defaults with `%config`\n"
         "\n"
@@ -230,11 +236,7 @@ PROVIDERS = [
         "as `c.ChatMagics.model = ...` to make them permanent). `%config ChatMagics` lists them all."
     ),
     C("%config ChatMagics"),
-    C(
-        "%config ChatMagics.provider = base_url\n"
-        '%config ChatMagics.system = "Answer in one short paragraph."\n'
-        "%config ChatMagics.temperature = 0.2"
-    ),
+    C('%config ChatMagics.system = "Answer in one short paragraph."\n%config ChatMagics.temperature = 0.2'),
     C("%%chat --new\nWhat does a system prompt do?"),
     M(
         "Back to the defaults (with nothing configured: `OPENAI_API_KEY` and friends from the\n"
@@ -242,6 +244,7 @@ PROVIDERS = [
     ),
     C(
         "%config ChatMagics.provider = None\n"
+        "%config ChatMagics.model = None\n"
         "%config ChatMagics.system = None\n"
         "%config ChatMagics.temperature = None"
     ),
