@@ -221,7 +221,7 @@ class ChatMagics(Magics):
             if cell is None:
                 options, prompt = _split_options(line, self.chat.parser)
             else:
-                options, prompt = line, cell
+                options, prompt = line, cell[:-1] if cell.endswith("\n") else cell  # IPython adds one
             args = self._parse(self.chat, options)
             return self._chat(args, prompt)
         except _Usage as exc:
@@ -568,9 +568,30 @@ def _parse_json(text: str) -> Any:
     return None
 
 
+_QUESTION = re.compile(r"^([ \t]*)%chat[ \t]+(\S.*?\?)[ \t]*$")
+
+
+def protect_questions(lines: list[str]) -> list[str]:
+    """Input transformer: `%chat Why?` is a prompt, not IPython's `?` help request."""
+    if not lines or lines[0].lstrip().startswith("%%"):
+        return lines
+    result = []
+    for line in lines:
+        match = _QUESTION.match(line.rstrip("\r\n"))
+        if match:
+            indent, args = match.groups()
+            newline = "\n" if line.endswith("\n") else ""
+            line = f"{indent}get_ipython().run_line_magic('chat', {args!r}){newline}"
+        result.append(line)
+    return result
+
+
 def load_ipython_extension(ipython: Any) -> None:
     """Register the magics (fast: no httpx, markdown-it or ipywidgets import)."""
     ipython.register_magics(ChatMagics)
+    cleanup = getattr(ipython, "input_transformers_cleanup", None)
+    if cleanup is not None and protect_questions not in cleanup:
+        cleanup.append(protect_questions)
 
 
 def unload_ipython_extension(ipython: Any) -> None:
@@ -583,6 +604,9 @@ def unload_ipython_extension(ipython: Any) -> None:
     ):
         for name in names:
             manager.magics[kind].pop(name, None)
+    cleanup = getattr(ipython, "input_transformers_cleanup", [])
+    if protect_questions in cleanup:
+        cleanup.remove(protect_questions)
     if instance is not None and instance in getattr(ipython, "configurables", []):
         ipython.configurables.remove(instance)
 
