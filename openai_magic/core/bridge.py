@@ -139,7 +139,11 @@ class _Job:
         self._finished = threading.Event()
         self._task: asyncio.Task[Any] | None = None
         self._cancelled = False
-        self._portal.loop.call_soon_threadsafe(self._start, body)
+        self._body = body
+
+    def start(self) -> None:
+        """Schedule the task (call inside the `try` whose handler calls `cancel`)."""
+        self._portal.loop.call_soon_threadsafe(self._start, self._body)
 
     def _start(self, body: Callable[[Callable[[Any], None]], Coroutine[Any, Any, Any]]) -> None:
         if self._cancelled:
@@ -183,6 +187,10 @@ class _Job:
             self._cancelled = True
             if self._task is not None:
                 self._task.cancel()
+            else:
+                # `_start` would have run first (same-thread callbacks keep their order): it was
+                # never scheduled, so nothing will ever finish.
+                self._finished.set()
 
         try:
             self._portal.loop.call_soon_threadsafe(cancel_on_loop)
@@ -205,8 +213,9 @@ def run(coro: Awaitable[T]) -> T:
 
     job = _Job(body)
     try:
+        job.start()
         kind, value = job.get()
-    except BaseException:
+    except BaseException:  # KeyboardInterrupt included: stop the coroutine, then re-raise
         job.cancel()
         raise
     if kind == _ERROR:
@@ -240,6 +249,7 @@ def _iterate_job(body: Callable[[Callable[[Any], None]], Coroutine[Any, Any, Any
     # The job starts on the first `next()`: an iterator that is never used starts nothing.
     job = _Job(body)
     try:
+        job.start()
         while True:
             kind, value = job.get()
             if kind == _ITEM:
