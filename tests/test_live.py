@@ -15,8 +15,6 @@ from core_support import collect, text_of
 from openai_magic.core import errors, providers
 from openai_magic.core.responses import FinishReason, ProviderInfo, Reasoning, ResponseItem
 
-# conftest.py removes every *_API_KEY variable at import, so the key may also be given as
-# OPENAI_MAGIC_TEST_KEY (see the report: conftest should keep OPENAI_MAGIC_TEST_API_KEY).
 _LIVE_URL = os.environ.get("OPENAI_MAGIC_TEST_BASE_URL")
 TARGETS = ["embedded"] + (["live"] if _LIVE_URL else [])
 
@@ -28,7 +26,7 @@ def target(request) -> tuple[Any, str]:
     if request.param == "embedded":
         demo_server = request.getfixturevalue("demo_server")
         return providers.custom(demo_server.base_url, label="embedded"), "demo-chat"
-    key = os.environ.get("OPENAI_MAGIC_TEST_API_KEY") or os.environ.get("OPENAI_MAGIC_TEST_KEY")
+    key = os.environ.get("OPENAI_MAGIC_TEST_API_KEY")
     provider = providers.custom(_LIVE_URL, api_key=key, label="live", retry_base_delay=1.0)
     return provider, os.environ.get("OPENAI_MAGIC_TEST_MODEL", "")
 
