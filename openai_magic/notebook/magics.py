@@ -15,6 +15,7 @@ IPython and traitlets at load time; httpx, markdown-it-py and ipywidgets load on
 from __future__ import annotations
 
 import argparse
+import contextlib
 import math
 import re
 import sys
@@ -275,6 +276,8 @@ class ChatMagics(Magics):
         except KeyError as exc:
             raise _Usage(f"Unknown provider: {exc.args[0]}") from None
         opts.api_key = self._key(provider)
+        if not opts.resolved_model(provider):
+            opts.model = self._first_model(provider, opts)
         conversation = get_conversation(opts.conversation)
         if opts.new:
             conversation.clear()
@@ -311,15 +314,15 @@ class ChatMagics(Magics):
 
     def _stream(self, provider: Any, opts: ChatOptions, messages: list[dict]) -> tuple[str, Any, str]:
         from ..core import bridge, errors
-        from .render import DisplaySink, StreamRenderer, TextSink
+        from .render import DisplaySink, InterruptSafe, StreamRenderer, TextSink, deferred_interrupts
 
         fmt = opts.format if self._rich() else "text"
-        sink = TextSink() if fmt == "text" else DisplaySink(fmt)
+        sink = InterruptSafe(TextSink() if fmt == "text" else DisplaySink(fmt))
         renderer = StreamRenderer(sink, metadata=opts.metadata(provider), throttle=self.throttle)
-        renderer.start()
         outcome, message = "done", None
         stream = None
         try:
+            renderer.start()
             stream = bridge.iterate(
                 provider.create_async_generator(**opts.request_kwargs(messages, provider))
             )
@@ -328,21 +331,38 @@ class ChatMagics(Magics):
         except KeyboardInterrupt:
             outcome = "interrupted"
         except errors.ProviderError as exc:
-            renderer.extend(exc.partial_text or "")
-            self._suggest(exc, provider, opts.api_key)
-            outcome, message = type(exc).__name__, describe(exc, (opts.api_key,))
+            outcome = type(exc).__name__
+            with contextlib.suppress(KeyboardInterrupt):
+                self._suggest(exc, provider, opts.api_key)
+            message = describe(exc, (opts.api_key,))
+            with deferred_interrupts(reraise=False):
+                renderer.extend(exc.partial_text or "")
         finally:
             if stream is not None:
                 stream.close()
-        renderer.finish(interrupted=outcome == "interrupted", error=message)
-        if message:
-            sink.error(message)
-        if outcome == "interrupted":
-            sink.error(
-                f"Interrupted: kept the partial answer ({len(renderer.answer)} characters), "
-                "marked interrupted in the conversation."
-            )
+        with deferred_interrupts(reraise=False):
+            renderer.finish(interrupted=outcome == "interrupted", error=message)
+            if message:
+                sink.error(message)
+            if outcome == "interrupted":
+                sink.error(
+                    f"Interrupted: kept the partial answer ({len(renderer.answer)} characters), "
+                    "marked interrupted in the conversation."
+                )
         return renderer.answer, renderer, outcome
+
+    def _first_model(self, provider: Any, opts: ChatOptions) -> str | None:
+        """No model named and no provider default (vLLM, llama.cpp, custom URLs): the first listed."""
+        from ..core import bridge
+
+        try:
+            models = bridge.run(provider.get_models_async(api_key=opts.api_key))
+        except Exception:
+            return None
+        chosen = next((m for m in models if _is_image(provider, m) == opts.image), None)
+        if chosen:
+            print(f"Using model {chosen} (the first the server lists; choose with -m).", flush=True)
+        return chosen
 
     def _suggest(self, exc: Any, provider: Any, api_key: str | None) -> None:
         from ..core import bridge, errors

@@ -30,11 +30,14 @@ A sink implements `status`, `reasoning`, `block` (blockwise sinks) or `delta`, `
 from __future__ import annotations
 
 import base64
+import contextlib
 import html
 import itertools
 import json
 import re
+import signal
 import sys
+import threading
 import time
 import uuid
 from functools import lru_cache
@@ -381,6 +384,56 @@ class TextSink(Sink):
         self._write(text + "\n")
 
 
+_deferring: list[bool] = []
+
+
+@contextlib.contextmanager
+def deferred_interrupts(reraise: bool = True) -> Any:
+    """Hold Ctrl-C / kernel interrupts while publishing, so no message is half-sent; re-raise after."""
+    if threading.current_thread() is not threading.main_thread() or _deferring:
+        yield  # nested: the outermost block decides
+        return
+    received: list[int] = []
+    try:
+        previous = signal.signal(signal.SIGINT, lambda signum, frame: received.append(signum))
+    except ValueError:  # not allowed here (e.g. embedded interpreters)
+        yield
+        return
+    _deferring.append(True)
+    try:
+        yield
+    finally:
+        _deferring.pop()
+        signal.signal(signal.SIGINT, previous)
+        if received and reraise:
+            raise KeyboardInterrupt
+
+
+class InterruptSafe(Sink):
+    """Wraps a sink so every call completes before an interrupt is raised."""
+
+    def __init__(self, sink: Sink) -> None:
+        self.inner = sink
+        self.blockwise = sink.blockwise
+        self.throttled = sink.throttled
+
+    def __getattribute__(self, name: str) -> Any:
+        if name in _SINK_METHODS:
+            method = getattr(object.__getattribute__(self, "inner"), name)
+
+            def call(*args: Any, **kwargs: Any) -> Any:
+                with deferred_interrupts():
+                    return method(*args, **kwargs)
+
+            return call
+        return object.__getattribute__(self, name)
+
+
+_SINK_METHODS = frozenset(
+    ("status", "reasoning", "block", "delta", "final", "image", "footer", "error", "notice")
+)
+
+
 # -- the renderer ---------------------------------------------------------------------------------
 
 
@@ -543,9 +596,11 @@ __all__ = [
     "THROTTLE_SECONDS",
     "BlockStream",
     "DisplaySink",
+    "InterruptSafe",
     "Sink",
     "StreamRenderer",
     "TextSink",
+    "deferred_interrupts",
     "footer_text",
     "image_bytes",
     "markdown_parser",
