@@ -53,7 +53,7 @@ def test_resolvable_placeholders_are_replaced(prompt: str, expected: str) -> Non
         'f"""\n{name}\n"""',
         "```python\nprint(f'{name}')\nx = {name}\n```",
         "~~~\n{name}\n~~~",
-        "def f():\n    return {'k': {n}}"[0:0] + "{'k': 1}",
+        "x = {'k': 1}",
         "{obj.__class__}",
         "{",
         "}",
