@@ -71,6 +71,7 @@ async def test_status_faults_become_typed_errors(P, stream, status, error_type):
         ("malformed;after=3", errors.ResponseError),
         ("error-event;after=3", errors.ServerError),
         ("error-event;after=3;code=429", errors.RateLimitError),
+        ("error-event;after=3;code=400", errors.BadRequestError),
         ("truncate;after=3", errors.ResponseError),
     ],
 )
@@ -88,6 +89,7 @@ async def test_mid_stream_faults_keep_partial_text(P, fault, error_type):
         ("drop", errors.APIConnectionError),
         ("malformed", errors.ResponseError),
         ("error-event", errors.ServerError),
+        ("error-event;code=400", errors.BadRequestError),
         ("truncate", errors.ResponseError),
     ],
 )

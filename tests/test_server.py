@@ -649,14 +649,30 @@ def test_fault_stall_blocks_then_continues(http: httpx.Client) -> None:
     assert payloads[-1] == "[DONE]"
 
 
-@pytest.mark.parametrize(("code", "kind"), [("", "server_error"), (";code=429", "rate_limit_error")])
-def test_fault_error_event_ends_the_stream_with_an_error(http: httpx.Client, code: str, kind: str) -> None:
+@pytest.mark.parametrize(
+    ("code", "kind", "status"),
+    [
+        ("", "server_error", 500),
+        (";code=429", "rate_limit_error", 429),
+        (";code=400", "invalid_request_error", 400),
+    ],
+)
+def test_fault_error_event_ends_the_stream_with_an_error(
+    http: httpx.Client, code: str, kind: str, status: int
+) -> None:
     payloads = sse_payloads(stream_raw(http, chat_body(), {"X-Demo-Fault": f"error-event;after=1{code}"}))
     assert "[DONE]" not in payloads
     error = json.loads(payloads[-1])["error"]
     assert error["type"] == kind
-    assert error["code"] == (429 if code else 500)
+    assert error["code"] == status
     assert error["message"]
+
+
+def test_fault_error_event_rejects_other_codes(http: httpx.Client) -> None:
+    headers = {"X-Demo-Fault": "error-event;code=401"}
+    response = http.post("/chat/completions", json=chat_body(), headers=headers)
+    assert response.status_code == 400
+    assert "code=401" in response.json()["error"]["message"]
 
 
 def test_fault_truncate_ends_cleanly_without_finish(http: httpx.Client) -> None:
@@ -672,6 +688,10 @@ def test_stream_faults_on_non_stream_requests(http: httpx.Client) -> None:
         json.loads(malformed.text)
     error = http.post("/chat/completions", json=chat_body(), headers={"X-Demo-Fault": "error-event;code=502"})
     assert error.status_code == 502
+    headers = {"X-Demo-Fault": "error-event;code=400"}
+    rejected = http.post("/chat/completions", json=chat_body(), headers=headers)
+    assert rejected.status_code == 400
+    assert rejected.json()["error"]["type"] == "invalid_request_error"
 
 
 # --- quirks -------------------------------------------------------------------------------------

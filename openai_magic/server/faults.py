@@ -17,6 +17,9 @@ _STATUS_CODES = {
     503: "service_unavailable",
     504: "gateway_timeout",
 }
+# Statuses fault `error-event` may report mid-stream (a 400 too, as servers do for a bad request
+# that is only noticed after streaming began).
+_EVENT_CODES = {400: "invalid_request_error", **_STATUS_CODES}
 
 
 class InjectedDrop(Exception):
@@ -54,8 +57,8 @@ class Fault:
     @property
     def code(self) -> int:
         code = int(self.number("code", 500))
-        if code not in _STATUS_CODES:
-            raise bad_request(f"X-Demo-Fault code={code} must be one of {sorted(_STATUS_CODES)}.")
+        if code not in _EVENT_CODES:
+            raise bad_request(f"X-Demo-Fault code={code} must be one of {sorted(_EVENT_CODES)}.")
         return code
 
     def status_error(self) -> APIError:
@@ -78,8 +81,13 @@ class Fault:
             return code, {
                 "error": {"message": message, "type": "rate_limit_error", "param": None, "code": 429}
             }
-        message = f"The demo server failed mid-stream with {code} (injected by X-Demo-Fault)."
-        return code, {"error": {"message": message, "type": "server_error", "param": None, "code": code}}
+        if code == 400:
+            message = "The request was rejected mid-stream (injected by X-Demo-Fault)."
+            kind = "invalid_request_error"
+        else:
+            message = f"The demo server failed mid-stream with {code} (injected by X-Demo-Fault)."
+            kind = "server_error"
+        return code, {"error": {"message": message, "type": kind, "param": None, "code": code}}
 
 
 def parse_fault(value: str) -> Fault:
