@@ -179,3 +179,16 @@ def test_help_and_panel(kernel) -> None:
     assert "--model" in text and "--conversation" in text
     panel = ok(kernel.run("%chat_panel -c planning"))
     assert any("application/vnd.jupyter.widget-view+json" in d for d, _ in panel.displays)
+
+
+def test_text_held_by_the_throttle_shows_while_the_stream_pauses(kernel) -> None:
+    ok(kernel.run("%chat --no-history --max-tokens 5 -o head Pause here"))
+    head = kernel.value("head")
+    cell = ok(kernel.run("%chat --no-history --header 'X-Demo-Fault: stall;after=5;seconds=1' Pause here"))
+    shown: dict[str, str] = {}
+    states = []
+    for msg in cell.of("display_data", "update_display_data"):
+        shown[msg["content"]["transient"]["display_id"]] = msg["content"]["data"].get("text/markdown", "")
+        states.append("".join(shown.values()))
+    assert head in states  # shown during the pause, before the rest arrived
+    assert states[-2].startswith(head) and len(states[-2]) > len(head)

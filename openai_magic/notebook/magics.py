@@ -323,11 +323,13 @@ class ChatMagics(Magics):
         stream = None
         try:
             renderer.start()
-            stream = bridge.iterate(
-                provider.create_async_generator(**opts.request_kwargs(messages, provider))
-            )
+            request = provider.create_async_generator(**opts.request_kwargs(messages, provider))
+            stream = bridge.iterate(with_ticks(request, self.throttle))
             for item in stream:
-                renderer.add(item)
+                if item is TICK:
+                    renderer.tick()
+                else:
+                    renderer.add(item)
         except KeyboardInterrupt:
             outcome = "interrupted"
         except errors.ProviderError as exc:
@@ -543,13 +545,49 @@ class ChatMagics(Magics):
         if args.conversation:
             params["conversation"] = args.conversation
         provider = args.provider or self.provider
-        panel = ChatPanel(provider=provider, model=args.model or self.model, **params)
-        if provider:
-            panel_key = _KEYS.get(key_id(self._provider(provider)))
-            if panel_key and hasattr(panel, "_key"):
-                panel._key.key = panel_key
+        try:
+            key = self._key(self._provider(provider)) if provider else None
+        except KeyError as exc:
+            _line(f"Unknown provider: {exc.args[0]}")
+            return None
+        panel = ChatPanel(provider=provider, model=args.model or self.model, api_key=key, **params)
         display(panel)
         return None
+
+
+TICK = object()
+
+
+async def with_ticks(source: Any, interval: float) -> Any:
+    """Yield `source`'s items, and TICK whenever none arrived for `interval` seconds."""
+    import asyncio
+
+    if not hasattr(source, "__aiter__"):
+        source = await source
+    iterator = source.__aiter__()
+    pending: Any = None
+    try:
+        while True:
+            if pending is None:
+                pending = asyncio.ensure_future(iterator.__anext__())
+            done, _ = await asyncio.wait({pending}, timeout=max(interval, 0.01))
+            if not done:
+                yield TICK
+                continue
+            finished, pending = pending, None
+            try:
+                item = finished.result()
+            except StopAsyncIteration:
+                return
+            yield item
+    finally:
+        if pending is not None:
+            pending.cancel()
+            with contextlib.suppress(BaseException):
+                await pending
+        aclose = getattr(iterator, "aclose", None)
+        if aclose is not None:
+            await aclose()
 
 
 def _unquote(value: Any) -> Any:

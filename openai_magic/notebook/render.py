@@ -250,9 +250,10 @@ class DisplaySink(Sink):
         self._slot_is_reasoning = False
         self._blocks: list[str] = []
         self._received = 0
+        self._count = 0
 
     def _id(self) -> str:
-        self._count = getattr(self, "_count", 0) + 1
+        self._count += 1
         return f"{self._prefix}-{self._count}"
 
     @staticmethod
@@ -463,6 +464,7 @@ class StreamRenderer:
         self.ended: float | None = None
         self._last_flush = 0.0
         self._reasoning_dirty = False
+        self._pending = ""
 
     @property
     def answer(self) -> str:
@@ -514,6 +516,15 @@ class StreamRenderer:
             else:
                 self.sink.delta(delta)
 
+    def tick(self) -> None:
+        """No item for a while: show text still held back by the throttle."""
+        if self.blocks is not None:
+            self._maybe_flush()
+        elif self._pending and self.sink.throttled:
+            self._last_flush = time.monotonic()
+            self.sink.delta(self._pending)
+            self._pending = ""
+
     def extend(self, text: str) -> None:
         """Append text an error carried beyond what was streamed (`ProviderError.partial_text`)."""
         answer = self.answer
@@ -525,7 +536,7 @@ class StreamRenderer:
             self.first = time.monotonic()
 
     def _throttled_delta(self, delta: str) -> None:
-        self._pending = getattr(self, "_pending", "") + delta
+        self._pending += delta
         now = time.monotonic()
         if now - self._last_flush >= self.throttle:
             self._last_flush = now
@@ -554,9 +565,8 @@ class StreamRenderer:
         self.ended = time.monotonic()
         self.flush(done=True)
         if self.blocks is None:
-            pending = getattr(self, "_pending", "")
-            if pending:
-                self.sink.delta(pending)
+            if self._pending:
+                self.sink.delta(self._pending)
                 self._pending = ""
             if self._parts or not self.images:
                 self.sink.final(self.answer)
