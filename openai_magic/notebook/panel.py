@@ -9,21 +9,20 @@ from __future__ import annotations
 
 import asyncio
 import html
+import itertools
 import re
-import time
 from pathlib import Path
 from typing import Any
 
 import ipywidgets as widgets
 
-from ..core import errors
-from ..core.providers import PROVIDERS
-from ..core.responses import ImageResponse, ProviderInfo, Reasoning, Usage
-from . import panel_shared as shared
+from ..core import errors, providers
+from .conversation import conversation_names, get_conversation
 from .options import DEFAULT_CONVERSATION, ChatOptions, default_provider, resolve_provider
 from .panel_answer import AnswerView
 from .panel_controls import CUSTOM, Controls
 from .panel_key import KeyField
+from .render import StreamRenderer
 
 IMAGE_MARK = " 🖼"
 
@@ -39,7 +38,7 @@ class ChatPanel:
         **params: Any,
     ) -> None:
         self._key = KeyField(api_key)
-        self.ui = Controls(shared.provider_names(), self._key.box)
+        self.ui = Controls(providers.names(), self._key.box)
         self._task: asyncio.Task | None = None
         self._stopping = False
         self._models_task: asyncio.Task | None = None
@@ -98,7 +97,7 @@ class ChatPanel:
     @property
     def conversation(self) -> Any:
         """The shared conversation thread (the same object `%%chat -c NAME` uses)."""
-        return shared.get_conversation(self._conversation_name)
+        return get_conversation(self._conversation_name)
 
     @property
     def conversation_name(self) -> str:
@@ -158,7 +157,8 @@ class ChatPanel:
 
     def new_conversation(self) -> str:
         """Switch to a fresh, empty thread with a new name; returns the name."""
-        name = shared.fresh_thread_name()
+        taken = set(conversation_names())
+        name = next(f"panel-{n}" for n in itertools.count(1) if f"panel-{n}" not in taken)
         self.switch_conversation(name)
         return name
 
@@ -171,7 +171,7 @@ class ChatPanel:
     def export(self, path: str | Path) -> Path:
         """Write the current thread as Markdown (.md) or JSON (.json)."""
         path = Path(path)
-        shared.export_conversation(self.conversation, path)
+        path = self.conversation.export(path)
         self.ui.thread_status.value = f"<small>exported to {html.escape(str(path))}</small>"
         return path
 
@@ -261,12 +261,12 @@ class ChatPanel:
         self._sync_model_choice()
 
     def _show_thread(self) -> None:
-        names = shared.conversation_names()
+        names = conversation_names()
         if self._conversation_name not in names:
             names = [*names, self._conversation_name]
         self.ui.thread.options = tuple(names)
         self.ui.thread.value = self._conversation_name
-        count = len(shared.messages_of(self.conversation))
+        count = len(self.conversation)
         self.ui.thread_status.value = f"<small>{count} messages</small>"
 
     # -- models ---------------------------------------------------------------------------------
@@ -350,10 +350,12 @@ class ChatPanel:
         options = self.options().merged(media=media or [])
         if options.image:
             options = options.merged(model=self._image_model())
-        messages = shared.request_messages(conversation, prompt, options.system)
-        text, outcome = await self._stream(view, options, messages)
+        messages = conversation.request_messages(prompt, system=options.system, history=options.history)
+        text, outcome, error = await self._stream(view, options, messages)
         if not options.image and (text or outcome == "done"):
-            shared.record_turn(conversation, prompt, text, interrupted=outcome != "done", model=options.model)
+            conversation.add_turn(
+                prompt, text, interrupted=outcome == "interrupted", error=error, model=options.model
+            )
         self._show_thread()
         self._reraise([outcome])
         return text
@@ -369,7 +371,7 @@ class ChatPanel:
         row.add_class("openai-magic-columns")
         self._append(row)
         options = self.options().merged(image=False, media=media or [])
-        messages = shared.request_messages(self.conversation, prompt, options.system)
+        messages = self.conversation.request_messages(prompt, system=options.system, history=options.history)
         tasks = [
             asyncio.ensure_future(self._stream(view, options.merged(model=m), messages))
             for view, m in zip(columns, models, strict=True)
@@ -380,9 +382,9 @@ class ChatPanel:
             for task in tasks:
                 task.cancel()
             await asyncio.wait(tasks)
-        results = [("", "interrupted") if task.cancelled() else task.result() for task in tasks]
-        self._reraise([outcome for _, outcome in results])
-        return {m: text for m, (text, _) in zip(models, results, strict=True)}
+        results = [("", "interrupted", None) if task.cancelled() else task.result() for task in tasks]
+        self._reraise([outcome for _, outcome, _ in results])
+        return {m: text for m, (text, _, _) in zip(models, results, strict=True)}
 
     def _image_model(self) -> str | None:
         """The selected model when it makes images, else the provider's first image model."""
@@ -398,50 +400,35 @@ class ChatPanel:
         view: AnswerView,
         options: ChatOptions,
         messages: list[dict],
-    ) -> tuple[str, str]:
-        """Stream one answer into `view`; returns (text, outcome): "done", "interrupted" or "failed".
+    ) -> tuple[str, str, str | None]:
+        """Stream one answer into `view`; returns (text, "done" | "interrupted" | "failed", error line).
 
         Cancellation is not re-raised here: the caller records the partial answer first.
         """
         key = self._key.key
-        renderer = shared.StreamRenderer(view)
-        started = time.monotonic()
-        first: float | None = None
-        usage: Usage | None = None
-        used_model = options.model
-        outcome = "done"
+        renderer = StreamRenderer(view, model=options.model)
+        renderer.start()
+        outcome, error = "done", None
         stream = None
         try:
             cls = self._provider_class()
             kwargs = options.merged(api_key=key).request_kwargs(messages, provider=cls)
-            used_model = kwargs["model"]
+            renderer.model = kwargs["model"]
             stream = cls.create_async_generator(**kwargs)
             async for item in stream:
-                if isinstance(item, str):
-                    first = first or time.monotonic()
-                    renderer.text(item)
-                elif isinstance(item, Reasoning):
-                    renderer.reasoning(item.text)
-                elif isinstance(item, ImageResponse):
-                    first = first or time.monotonic()
-                    renderer.images(item.images, item.alt)
-                elif isinstance(item, Usage):
-                    usage = item
-                elif isinstance(item, ProviderInfo):
-                    used_model = item.model or used_model
+                renderer.add(item)
         except asyncio.CancelledError:
             outcome = "interrupted"
-            view.set_error("interrupted")
         except Exception as exc:
-            outcome = "failed"
-            renderer.partial(getattr(exc, "partial_text", ""))
-            view.set_error(_error_text(exc, key))
+            outcome, error = "failed", _error_text(exc, key)
+            renderer.extend(getattr(exc, "partial_text", ""))
         finally:
             if stream is not None:
                 await stream.aclose()
-        renderer.finish()
-        view.set_footer(shared.footer(used_model, usage, started, first, time.monotonic()))
-        return renderer.answer, outcome
+        renderer.finish(interrupted=outcome == "interrupted", error=error)
+        if outcome != "done":
+            view.error(error or "interrupted")
+        return renderer.answer, outcome, error
 
     def _reraise(self, outcomes: list[str]) -> None:
         """A cancellation that did not come from Stop (e.g. the awaiting cell was interrupted) goes on."""
@@ -452,7 +439,7 @@ class ChatPanel:
 def _default_provider_name() -> str:
     """The dropdown entry for what `%%chat` uses when nothing names a provider."""
     cls, is_demo = default_provider()
-    return "Demo" if is_demo else next((n for n, c in PROVIDERS.items() if c is cls), "OpenAI")
+    return "Demo" if is_demo else next((n for n, c in providers.PROVIDERS.items() if c is cls), "OpenAI")
 
 
 def _loop() -> asyncio.AbstractEventLoop | None:

@@ -1,83 +1,90 @@
-"""One answer in the panel's transcript: Markdown blocks, reasoning, images, footer and error as widgets."""
+"""One answer in the transcript: a `render.Sink` showing blocks, reasoning, images and footer as widgets."""
 
 from __future__ import annotations
 
 import html
-import time
+from functools import lru_cache
+from typing import Any
 
 import ipywidgets as widgets
 
-THROTTLE_SECONDS = 1 / 15
+from .render import Sink
 
 
-class AnswerView(widgets.VBox):
-    """Widgets for one streamed answer; completed Markdown blocks are set once, only the last is updated."""
+@lru_cache(maxsize=1)
+def _safe_parser() -> Any:
+    """The shared parser's rules, raw HTML off: an HTML widget (unlike Markdown output) is not sanitized."""
+    from markdown_it import MarkdownIt
 
-    def __init__(self, title: str = "", **kwargs) -> None:
+    return MarkdownIt("commonmark", {"html": False}).enable(["table", "strikethrough"])
+
+
+class AnswerView(widgets.VBox, Sink):
+    """Widgets for one streamed answer; one HTML widget per Markdown block, only changed blocks are set."""
+
+    def __init__(self, title: str = "", **kwargs: Any) -> None:
         self.title = widgets.HTML(f"<b>{html.escape(title)}</b>" if title else "")
-        self.status = widgets.HTML("<i>thinking…</i>")
-        self.reasoning = widgets.HTML(layout=widgets.Layout(display="none"))
+        self.status_line = widgets.HTML()
+        self.reasoning_box = widgets.HTML(layout=widgets.Layout(display="none"))
         self.blocks = widgets.VBox()
         self.images = widgets.HTML(layout=widgets.Layout(display="none"))
-        self.footer = widgets.HTML()
-        self.error = widgets.HTML()
-        for child, cls in (
-            (self.blocks, "openai-magic-answer"),
-            (self.footer, "openai-magic-footer"),
-            (self.error, "openai-magic-error"),
-            (self.reasoning, "openai-magic-reasoning"),
-        ):
-            child.add_class(cls)
+        self.footer_line = widgets.HTML()
+        self.error_line = widgets.HTML()
+        self.blocks.add_class("openai-magic-answer")
+        self.footer_line.add_class("openai-magic-footer")
+        self.error_line.add_class("openai-magic-error")
         children = [self.title] if title else []
-        children += [self.status, self.reasoning, self.blocks, self.images, self.footer, self.error]
+        children += [
+            self.status_line,
+            self.reasoning_box,
+            self.blocks,
+            self.images,
+            self.footer_line,
+            self.error_line,
+        ]
         super().__init__(children=children, **kwargs)
-        self._last_push = 0.0
-        self.block_updates = 0
 
-    # -- the sink: what the streaming renderer calls ------------------------------------------
+    # -- render.Sink ----------------------------------------------------------------------------
 
-    def set_block(self, index: int, block_html: str) -> None:
-        """Show block `index` (appending it when new); earlier blocks are left alone."""
-        self.status.value = ""
+    def status(self, text: str | None) -> None:
+        self.status_line.value = f"<i>{html.escape(text.strip('_'))}</i>" if text else ""
+
+    def reasoning(self, text: str, done: bool) -> None:
+        from .render import reasoning_html
+
+        self.reasoning_box.value = reasoning_html(text, done)
+        self.reasoning_box.layout.display = ""
+
+    def block(self, index: int, source: str) -> None:
+        self.status(None)
+        block_html = _safe_parser().render(source) if source else ""
         children = self.blocks.children
         if index < len(children):
-            if children[index].value != block_html:
-                children[index].value = block_html
-                self.block_updates += 1
-            return
-        self.blocks.children = (*children, widgets.HTML(block_html))
-        self.block_updates += 1
+            children[index].value = block_html
+        else:
+            self.blocks.children = (*children, widgets.HTML(block_html))
 
-    def set_reasoning(self, reasoning_html: str) -> None:
-        """Show the reasoning collapsed in a <details> block."""
-        self.reasoning.value = reasoning_html
-        self.reasoning.layout.display = ""
-
-    def add_images(self, images_html: str) -> None:
-        """Append images (already rendered as <img> tags)."""
-        self.status.value = ""
-        self.images.value += images_html
+    def image(self, src: str, alt: str, metadata: dict[str, Any]) -> None:
+        self.status(None)
+        self.images.value += (
+            f"<img src='{html.escape(src)}' alt='{html.escape(alt)}' title='{html.escape(alt)}' "
+            "style='max-width:100%'>"
+        )
         self.images.layout.display = ""
 
-    def set_footer(self, text: str) -> None:
-        """The one-line usage footer after the answer."""
-        self.status.value = ""
-        self.footer.value = f"<small>{html.escape(text)}</small>"
+    def footer(self, text: str, metadata: dict[str, Any]) -> None:
+        self.footer_line.value = f"<small style='opacity:.65'>{html.escape(text)}</small>"
 
-    def set_error(self, text: str) -> None:
-        """One clear error line, not a traceback."""
-        self.status.value = ""
-        self.error.value = f"<span style='color:#b00'>{html.escape(text)}</span>"
+    def error(self, text: str) -> None:
+        self.status(None)
+        self.error_line.value = f"<span style='color:#b00'>{html.escape(text)}</span>"
 
-    def due(self) -> bool:
-        """Throttle: True at most ~15 times per second."""
-        now = time.monotonic()
-        if now - self._last_push >= THROTTLE_SECONDS:
-            self._last_push = now
-            return True
-        return False
+    def notice(self, text: str) -> None:
+        self.status_line.value = f"<small>{html.escape(text)}</small>"
+
+    # -- for tests and export -------------------------------------------------------------------
 
     @property
     def text_html(self) -> str:
-        """All answer blocks' HTML, joined (for tests and export)."""
+        """All answer blocks' HTML, joined."""
         return "".join(child.value for child in self.blocks.children)

@@ -1,0 +1,348 @@
+"""ChatPanel driven from Python against the embedded server: widgets set, buttons clicked, tasks awaited."""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import json
+
+import ipywidgets as widgets
+import pytest
+from conftest import SENTINEL_KEY
+
+from openai_magic import ChatPanel
+from openai_magic.notebook.conversation import get_conversation
+from openai_magic.notebook.panel_answer import AnswerView
+
+PACED = "[demo tokens=2000] [demo pace=0.01]"
+# A 1x1 PNG.
+PNG = base64.b64decode(
+    "iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mNk+M9QDwADhgGAWjR9awAAAABJRU5ErkJggg=="
+)
+
+
+def answers(panel: ChatPanel) -> list[AnswerView]:
+    """Every AnswerView in the transcript, in order (compare columns flattened)."""
+    found: list[AnswerView] = []
+    for child in panel.ui.transcript.children:
+        if isinstance(child, AnswerView):
+            found.append(child)
+        elif isinstance(child, widgets.HBox):
+            found.extend(c for c in child.children if isinstance(c, AnswerView))
+    return found
+
+
+def tree(widget: widgets.Widget) -> list[widgets.Widget]:
+    """The widget and every widget it references (children, layout, style)."""
+    seen: dict[str, widgets.Widget] = {}
+    stack = [widget]
+    while stack:
+        current = stack.pop()
+        if current.model_id in seen:
+            continue
+        seen[current.model_id] = current
+        for name in current.keys:
+            value = getattr(current, name)
+            values = value if isinstance(value, (list, tuple)) else [value]
+            stack.extend(v for v in values if isinstance(v, widgets.Widget))
+    return list(seen.values())
+
+
+def classes(panel: ChatPanel) -> set[str]:
+    return {cls for w in tree(panel.widget) for cls in getattr(w, "_dom_classes", ())}
+
+
+async def loaded(panel: ChatPanel) -> ChatPanel:
+    if panel._models_task is not None:
+        await panel._models_task
+    return panel
+
+
+async def until(predicate, step: float = 0.01) -> None:
+    """Yield to the loop until `predicate()` holds (pytest-timeout bounds it)."""
+    while not predicate():
+        await asyncio.sleep(step)
+
+
+@pytest.fixture
+def make_panel(demo_server):
+    def make(**kwargs) -> ChatPanel:
+        kwargs.setdefault("provider", demo_server.base_url)
+        return ChatPanel(**kwargs)
+
+    return make
+
+
+async def test_layout_has_stable_css_classes_and_displays(make_panel):
+    panel = await loaded(make_panel(conversation="layout"))
+    expected = {
+        "openai-magic-panel",
+        "openai-magic-prompt",
+        "openai-magic-send",
+        "openai-magic-stop",
+        "openai-magic-transcript",
+        "openai-magic-compare",
+    }
+    assert expected <= classes(panel)
+    bundle = panel._repr_mimebundle_()
+    assert bundle["application/vnd.jupyter.widget-view+json"]["model_id"] == panel.widget.model_id
+    assert panel.ui.stop.disabled and not panel.ui.send.disabled
+
+
+async def test_model_list_loads_in_background_with_image_models_marked(make_panel):
+    panel = make_panel(conversation="models")
+    assert panel._models_task is not None  # the constructor returned before the list arrived
+    await loaded(panel)
+    labels = dict(panel.ui.model.options)
+    assert labels["demo-image 🖼"] == "demo-image"
+    assert labels["demo-chat"] == "demo-chat"
+    assert panel.model == "demo-chat"
+    assert "4 models" in panel.ui.models_status.value
+    panel.ui.refresh.click()
+    assert "loading" in panel.ui.models_status.value
+    await loaded(panel)
+    assert dict(panel.ui.model.options) == labels
+
+
+async def test_model_list_error_shows_inline():
+    panel = ChatPanel(provider="http://127.0.0.1:9/v1", conversation="models-error")
+    await loaded(panel)
+    assert "Error" in panel.ui.models_status.value
+    assert panel.ui.model.options == ()
+
+
+async def test_send_button_streams_blocks_and_records_history(make_panel):
+    panel = await loaded(make_panel(conversation="send"))
+    panel.ui.prompt.value = "Hello there"
+    panel.ui.send.click()
+    assert panel.busy and panel.ui.send.disabled and not panel.ui.stop.disabled
+    text = await panel.task
+    assert panel.ui.prompt.value == ""
+    (view,) = answers(panel)
+    assert len(view.blocks.children) > 1  # block-wise: one HTML widget per Markdown block
+    assert "<h" in view.text_html and "<table>" in view.text_html
+    assert "demo-chat" in view.footer_line.value
+    assert view.error_line.value == ""
+    assert not panel.ui.send.disabled and panel.ui.stop.disabled
+    conversation = get_conversation("send")
+    assert conversation is panel.conversation
+    assert [m["role"] for m in conversation.messages] == ["user", "assistant"]
+    assert conversation.messages[-1]["content"] == text
+
+
+async def test_history_carries_over_and_is_shared_with_magics(make_panel):
+    panel = await loaded(make_panel(conversation="shared"))
+    await panel.send("first")
+    second = await panel.send("second")
+    assert "I saw 3 messages" in second  # the demo model reports how many messages it saw
+    assert len(get_conversation("shared").messages) == 4
+    other = await loaded(make_panel(conversation="shared"))
+    assert other.conversation is panel.conversation
+
+
+async def test_stop_keeps_partial_answer_marked_interrupted(make_panel):
+    panel = await loaded(make_panel(conversation="stop"))
+    panel.ui.prompt.value = f"Write a lot {PACED}"
+    panel.ui.send.click()
+    await until(lambda: bool(answers(panel)) and len(answers(panel)[0].blocks.children) > 0)
+    panel.ui.stop.click()
+    partial = await panel.task
+    assert partial
+    (view,) = answers(panel)
+    assert "interrupted" in view.error_line.value
+    assert not panel.ui.send.disabled
+    last = panel.conversation.entries[-1]
+    assert last.role == "assistant" and last.content == partial and last.interrupted
+
+
+async def test_compare_streams_side_by_side_with_separate_footers(make_panel):
+    panel = await loaded(make_panel(conversation="compare", compare=["demo-chat", "demo-think"]))
+    assert panel.ui.compare.value
+    assert panel.ui.compare_models.value == ("demo-chat", "demo-think")
+    result = await panel.send("Compare me")
+    assert set(result) == {"demo-chat", "demo-think"}
+    (row,) = [c for c in panel.ui.transcript.children if isinstance(c, widgets.HBox)]
+    assert "openai-magic-columns" in row._dom_classes
+    left, right = answers(panel)
+    assert "demo-chat" in left.footer_line.value and "demo-think" in right.footer_line.value
+    assert left.text_html and right.text_html
+    assert "The user asks" not in right.text_html and "think&gt;" not in right.text_html  # reasoning apart
+    assert "<details" in right.reasoning_box.value
+
+
+async def test_stop_in_compare_mode_stops_every_column(make_panel):
+    panel = await loaded(make_panel(conversation="compare-stop", compare=["demo-chat", "demo-reasoner"]))
+    pending = asyncio.ensure_future(panel.send(f"Long {PACED}"))
+    await until(lambda: len(answers(panel)) == 2 and all(v.blocks.children for v in answers(panel)))
+    panel.stop()
+    result = await pending
+    assert all(result.values())
+    for view in answers(panel):
+        assert "interrupted" in view.error_line.value and view.footer_line.value
+
+
+async def test_two_panels_stream_at_once(make_panel):
+    one = await loaded(make_panel(conversation="two-a"))
+    two = await loaded(make_panel(conversation="two-b"))
+    first = asyncio.ensure_future(one.send("one [demo tokens=30] [demo pace=0.005]"))
+    second = asyncio.ensure_future(two.send("two [demo tokens=30] [demo pace=0.005]"))
+    await until(lambda: one.busy and two.busy)
+    a, b = await asyncio.gather(first, second)
+    assert a and b
+    assert len(one.conversation.messages) == len(two.conversation.messages) == 2
+
+
+async def test_unknown_model_error_shows_inline(make_panel):
+    panel = await loaded(make_panel(conversation="unknown", model="no-such-model"))
+    assert panel.model == "no-such-model"
+    await panel.send("hi")
+    (view,) = answers(panel)
+    assert "ModelNotFoundError" in view.error_line.value
+    assert "Traceback" not in view.error_line.value
+
+
+async def test_image_mode_renders_images_inline(make_panel):
+    panel = await loaded(make_panel(conversation="image"))
+    panel.ui.image_mode.value = True
+    await panel.send("a red square")
+    (view,) = answers(panel)
+    assert "<img" in view.images.value and "a red square" in view.images.value
+    assert view.error_line.value == ""
+
+
+async def test_upload_attaches_media(make_panel):
+    panel = await loaded(make_panel(conversation="media"))
+    panel.ui.upload.set_state(
+        {
+            "value": [
+                {"name": "dot.png", "type": "image/png", "size": len(PNG), "content": PNG, "last_modified": 0}
+            ]
+        }
+    )
+    answer = await panel.send("what is attached?")
+    assert "image/png" in answer
+    assert panel.ui.upload.value == ()
+
+
+async def test_parameters_and_system_prompt_are_sent(make_panel):
+    panel = await loaded(
+        make_panel(conversation="params", temperature=0.3, seed=7, max_tokens=3, system="Be brief.")
+    )
+    options = panel.options()
+    assert (options.temperature, options.top_p, options.max_tokens, options.seed) == (0.3, None, 3, 7)
+    assert options.system == "Be brief." and options.conversation == "params" and options.api_key is None
+    answer = await panel.send("hello")
+    assert answer and len(answer.split()) <= 4  # max_tokens=3 reached the server: three chunks
+    (view,) = answers(panel)
+    assert view.error_line.value == ""
+
+
+async def test_conversation_new_switch_clear_export(make_panel, tmp_path):
+    panel = await loaded(make_panel(conversation="threads"))
+    await panel.send("remember me")
+    name = panel.new_conversation()
+    assert name != "threads" and panel.conversation.messages == []
+    panel.ui.thread.value = "threads"
+    assert panel.conversation_name == "threads" and len(panel.conversation.messages) == 2
+    md = panel.export(tmp_path / "t.md")
+    assert "remember me" in md.read_text()
+    data = json.loads(panel.export(tmp_path / "t.json").read_text())
+    assert "remember me" in json.dumps(data)
+    panel.ui.clear.click()
+    assert panel.conversation.messages == [] and panel.ui.transcript.children == ()
+
+
+async def test_empty_prompt_is_not_sent(make_panel):
+    panel = await loaded(make_panel(conversation="empty"))
+    panel.ui.prompt.value = "   "
+    panel.ui.send.click()
+    assert panel.task is None and "empty prompt" in panel.ui.thread_status.value
+
+
+def all_widget_states() -> str:
+    from ipywidgets.widgets.widget import _instances
+
+    return json.dumps([w.get_state() for w in list(_instances.values())], default=repr)
+
+
+async def test_typed_key_never_reaches_widget_state(keyed_server):
+    panel = ChatPanel(provider=keyed_server.base_url, conversation="typed-key")
+    await loaded(panel)
+    assert "AuthenticationError" in panel.ui.models_status.value
+    assert panel.key_status == "no key"
+    password = next(w for w in tree(panel.widget) if isinstance(w, widgets.Password))
+    password.set_state({"value": SENTINEL_KEY})  # as the front end sends it on Enter
+    assert password.value == ""
+    assert panel.key_status == "key set (typed in panel)"
+    panel.ui.refresh.click()
+    await loaded(panel)
+    answer = await panel.send("hello with a key")
+    assert answer and answers(panel)[0].error_line.value == ""
+    assert SENTINEL_KEY not in all_widget_states()
+    assert SENTINEL_KEY not in repr(panel)
+
+
+async def test_key_argument_never_reaches_widget_state(keyed_server):
+    panel = await loaded(
+        ChatPanel(provider=keyed_server.base_url, api_key=SENTINEL_KEY, conversation="arg-key")
+    )
+    assert panel.key_status == "key set (passed to ChatPanel)"
+    await panel.send("hello")
+    assert SENTINEL_KEY not in all_widget_states()
+    assert SENTINEL_KEY not in repr(panel) and SENTINEL_KEY not in str(panel._repr_mimebundle_())
+
+
+async def test_key_status_from_environment(monkeypatch):
+    monkeypatch.setenv("OPENAI_API_KEY", SENTINEL_KEY)
+    panel = ChatPanel(provider="OpenAI", conversation="env-key")
+    if panel._models_task is not None:
+        panel._models_task.cancel()
+    assert panel.key_status == "key set from OPENAI_API_KEY"
+    assert SENTINEL_KEY not in all_widget_states()
+    monkeypatch.delenv("OPENAI_API_KEY")
+    panel.ui.provider.value = "OpenAI"
+    assert panel.key_status == "no key"
+
+
+def test_send_click_in_a_real_kernel_does_not_block_it(demo_server):
+    """In ipykernel, a Send click (a comm message) starts a task on the kernel's loop and returns at once."""
+    import jupyter_client
+
+    km, kc = jupyter_client.manager.start_new_kernel(kernel_name="python3")
+    try:
+
+        def run(code: str) -> str:
+            msg_id = kc.execute(code)
+            out: list[str] = []
+            while True:
+                msg = kc.get_iopub_msg(timeout=60)
+                if msg["parent_header"].get("msg_id") != msg_id:
+                    continue
+                if msg["msg_type"] == "stream":
+                    out.append(msg["content"]["text"])
+                elif msg["msg_type"] == "error":
+                    out.append("\n".join(msg["content"]["traceback"]))
+                elif msg["msg_type"] == "status" and msg["content"]["execution_state"] == "idle":
+                    return "".join(out)
+
+        send_id = run(
+            "from openai_magic import ChatPanel\n"
+            f"p = ChatPanel(provider={demo_server.base_url!r}, conversation='kernel')\n"
+            "await p.load_models()\n"
+            f"p.ui.prompt.value = 'hi {PACED}'\n"
+            "print(p.ui.send.model_id)"
+        ).strip()
+        click = {"comm_id": send_id, "data": {"method": "custom", "content": {"event": "click"}}}
+        kc.shell_channel.send(kc.session.msg("comm_msg", click))
+        # The kernel answers the next cell while the answer streams (2000 chunks, 0.01 s apart).
+        assert run("import asyncio\nawait asyncio.sleep(0.3)\nprint(p.busy)").strip() == "True"
+        assert (
+            run("print(len(p.conversation.messages) == 0 and len(p.ui.transcript.children))").strip() == "2"
+        )
+        out = run(
+            "p.stop()\ntext = await p.task\nprint(len(text) > 0, p.conversation.entries[-1].interrupted)"
+        )
+        assert out.strip() == "True True"
+    finally:
+        kc.stop_channels()
+        km.shutdown_kernel(now=True)
