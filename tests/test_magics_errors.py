@@ -48,6 +48,13 @@ def test_invalid_options_print_the_usage_line(kernel, code: str, expected: str) 
     assert not cell.displays
 
 
+def test_bad_header_and_unreadable_media_are_one_line(kernel, tmp_path) -> None:
+    cell = quiet(kernel.run("%chat --header NoColon hello"))
+    assert one_line(cell.stderr) == "--header takes 'Name: value'"
+    media = quiet(kernel.run("not_media = 42\n%chat --new --media not_media what is this"))
+    assert one_line(media.stderr).split(":")[0].endswith("Error")
+
+
 @pytest.mark.parametrize("code", ["%%chat\n   \n", "%chat", "%chat -m demo-chat   ", "%chat --raw {}"[:-3]])
 def test_empty_prompt_is_an_error_not_a_request(kernel, code: str) -> None:
     cell = quiet(kernel.run(code))

@@ -250,8 +250,10 @@ class ChatMagics(Magics):
         if args.stop:
             changes["stop"] = args.stop
         if args.header:
-            pairs = [h.split(":", 1) for h in args.header]
-            changes["headers"] = {k.strip(): v.strip() for k, v in pairs if v is not None}
+            if not all(":" in header for header in args.header):
+                raise _Usage("--header takes 'Name: value'")
+            pairs = [header.split(":", 1) for header in args.header]
+            changes["headers"] = {name.strip(): value.strip() for name, value in pairs}
         opts = self._defaults().merged(
             **changes,
             stream=self.stream and not args.no_stream,
@@ -282,7 +284,7 @@ class ChatMagics(Magics):
         if opts.new:
             conversation.clear()
         messages = conversation.request_messages(prompt, opts.system, history=opts.history)
-        answer, renderer, outcome = self._stream(provider, opts, messages)
+        answer, renderer, outcome, message = self._stream(provider, opts, messages)
         if opts.image:
             images = [_image_data(src) for src in renderer.images]
             if opts.out and images:
@@ -293,7 +295,7 @@ class ChatMagics(Magics):
                 prompt,
                 answer,
                 interrupted=outcome == "interrupted",
-                error=outcome if outcome not in ("done", "interrupted") else None,
+                error=message,
                 model=renderer.model,
             )
         value: Any = answer
@@ -312,7 +314,10 @@ class ChatMagics(Magics):
                 _line("No fenced code block in the answer: nothing put in the next cell.")
         return value if opts.json and not isinstance(value, str) else None
 
-    def _stream(self, provider: Any, opts: ChatOptions, messages: list[dict]) -> tuple[str, Any, str]:
+    def _stream(
+        self, provider: Any, opts: ChatOptions, messages: list[dict]
+    ) -> tuple[str, Any, str, str | None]:
+        """Stream one answer into the output; returns (answer, renderer, outcome, error line)."""
         from ..core import bridge, errors
         from .render import DisplaySink, InterruptSafe, StreamRenderer, TextSink, deferred_interrupts
 
@@ -339,6 +344,9 @@ class ChatMagics(Magics):
             message = describe(exc, (opts.api_key,))
             with deferred_interrupts(reraise=False):
                 renderer.extend(exc.partial_text or "")
+        except Exception as exc:  # e.g. unreadable media: one line, not a traceback
+            outcome = type(exc).__name__
+            message = describe(exc, (opts.api_key,))
         finally:
             if stream is not None:
                 stream.close()
@@ -351,7 +359,7 @@ class ChatMagics(Magics):
                     f"Interrupted: kept the partial answer ({len(renderer.answer)} characters), "
                     "marked interrupted in the conversation."
                 )
-        return renderer.answer, renderer, outcome
+        return renderer.answer, renderer, outcome, message
 
     def _first_model(self, provider: Any, opts: ChatOptions) -> str | None:
         """No model named and no provider default (vLLM, llama.cpp, custom URLs): the first listed."""
