@@ -305,7 +305,7 @@ async def test_key_status_from_environment(monkeypatch):
 
 
 def test_send_click_in_a_real_kernel_does_not_block_it(demo_server):
-    """In ipykernel, a Send click (a comm message) starts a task on the kernel's loop and returns at once."""
+    """In ipykernel a Send click (a comm message) starts a task on the kernel's loop; %chat continues it."""
     import jupyter_client
 
     km, kc = jupyter_client.manager.start_new_kernel(kernel_name="python3")
@@ -320,6 +320,8 @@ def test_send_click_in_a_real_kernel_does_not_block_it(demo_server):
                     continue
                 if msg["msg_type"] == "stream":
                     out.append(msg["content"]["text"])
+                elif msg["msg_type"] in ("display_data", "update_display_data"):
+                    out.append(msg["content"]["data"].get("text/markdown", ""))
                 elif msg["msg_type"] == "error":
                     out.append("\n".join(msg["content"]["traceback"]))
                 elif msg["msg_type"] == "status" and msg["content"]["execution_state"] == "idle":
@@ -343,6 +345,10 @@ def test_send_click_in_a_real_kernel_does_not_block_it(demo_server):
             "p.stop()\ntext = await p.task\nprint(len(text) > 0, p.conversation.entries[-1].interrupted)"
         )
         assert out.strip() == "True True"
+        # The magics continue the panel's thread: user + partial answer, then this prompt.
+        assert "I saw 3 messages" in run(
+            f"%load_ext openai_magic\n%chat -c kernel -p {demo_server.base_url} And now"
+        )
     finally:
         kc.stop_channels()
         km.shutdown_kernel(now=True)

@@ -8,6 +8,7 @@ widget updates happen from those tasks, on the main thread.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import html
 import itertools
 import re
@@ -28,7 +29,12 @@ IMAGE_MARK = " 🖼"
 
 
 class ChatPanel:
-    """A chat panel for a notebook: display it, or drive it with `await panel.send(prompt)`."""
+    """A chat panel for a notebook: display it, or drive it with `await panel.send(prompt)`.
+
+    `params` are `ChatOptions` fields (`temperature`, `system`, `conversation`, `stop`, ...) plus
+    `compare=[models]`. Compare answers are shown side by side but not added to the thread, which
+    stays one linear conversation.
+    """
 
     def __init__(
         self,
@@ -49,7 +55,10 @@ class ChatPanel:
         self._compare_wanted = list(params.pop("compare", None) or [])
         # Settings without a widget (stop, timeout, headers, json, ...) ride along in the options.
         self._defaults = ChatOptions(**params)
-        self._conversation_name = self._defaults.conversation
+        self._conversation_name = self._defaults.conversation or DEFAULT_CONVERSATION
+        if self._defaults.new:  # ChatPanel(new=True): start the thread afresh, once
+            self.conversation.clear()
+            self._defaults = self._defaults.merged(new=False)
         self._show_options(self._defaults)
         self.ui.compare.value = bool(self._compare_wanted)
         self._select_provider(provider)
@@ -336,7 +345,10 @@ class ChatPanel:
 
     def _turn(self, prompt: str, media: list | None) -> None:
         note = f" <small>(+{len(media)} image{'s' if len(media) > 1 else ''})</small>" if media else ""
-        user = widgets.HTML(f"<div class='openai-magic-user'><b>you:</b> {html.escape(prompt)}{note}</div>")
+        user = widgets.HTML(
+            f"<div class='openai-magic-user' style='white-space:pre-wrap'><b>you:</b> "
+            f"{html.escape(prompt)}{note}</div>"
+        )
         self.ui.transcript.children = (*self.ui.transcript.children, user)
 
     def _append(self, widget: widgets.Widget) -> None:
@@ -424,7 +436,8 @@ class ChatPanel:
             renderer.extend(getattr(exc, "partial_text", ""))
         finally:
             if stream is not None:
-                await stream.aclose()
+                with contextlib.suppress(Exception):
+                    await stream.aclose()
         renderer.finish(interrupted=outcome == "interrupted", error=error)
         if outcome != "done":
             view.error(error or "interrupted")

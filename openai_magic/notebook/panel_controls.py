@@ -100,7 +100,10 @@ class Controls:
         self.upload = _css(
             widgets.FileUpload(accept="image/*", multiple=True, description="attach"), "openai-magic-upload"
         )
-        self.transcript = _css(widgets.VBox(), "openai-magic-transcript")
+        self.transcript = _css(
+            widgets.VBox(layout=widgets.Layout(max_height="70vh", overflow="auto")),
+            "openai-magic-transcript",
+        )
 
         settings = widgets.VBox(
             [
