@@ -12,7 +12,7 @@ from conftest import SENTINEL_KEY
 
 from openai_magic import ChatPanel
 from openai_magic.notebook.conversation import get_conversation
-from openai_magic.notebook.panel_answer import AnswerView
+from openai_magic.notebook.panel_answer import AnswerView, _safe_parser
 
 PACED = "[demo tokens=2000] [demo pace=0.01]"
 # A 1x1 PNG.
@@ -128,6 +128,24 @@ async def test_send_button_streams_blocks_and_records_history(make_panel):
     assert conversation is panel.conversation
     assert [m["role"] for m in conversation.messages] == ["user", "assistant"]
     assert conversation.messages[-1]["content"] == text
+
+
+async def test_streaming_is_block_wise(make_panel, monkeypatch):
+    """Completed blocks are set once and left alone; the final blocks equal rendering the whole answer."""
+    calls: list[int] = []
+    block = AnswerView.block
+
+    def record(self: AnswerView, index: int, source: str) -> None:
+        calls.append(index)
+        block(self, index, source)
+
+    monkeypatch.setattr(AnswerView, "block", record)
+    panel = await loaded(make_panel(conversation="blocks"))
+    text = await panel.send("long [demo tokens=400] [demo pace=0.001]")
+    (view,) = answers(panel)
+    assert len(view.blocks.children) > 10
+    assert calls == sorted(calls)  # never back to an earlier block
+    assert view.text_html == _safe_parser().render(text)
 
 
 async def test_history_carries_over_and_is_shared_with_magics(make_panel):
