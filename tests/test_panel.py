@@ -289,8 +289,12 @@ async def test_typed_key_never_reaches_widget_state(keyed_server):
     assert "AuthenticationError" in panel.ui.models_status.value
     assert panel.key_status == "no key"
     password = next(w for w in tree(panel.widget) if isinstance(w, widgets.Password))
+    sent: list[dict] = []
+    send = password._send
+    password._send = lambda msg, buffers=None: (sent.append(msg), send(msg, buffers))
     password.set_state({"value": SENTINEL_KEY})  # as the front end sends it on Enter
     assert password.value == ""
+    assert sent == [{"method": "update", "state": {"value": ""}, "buffer_paths": []}]  # no echo of the key
     assert panel.key_status == "key set (typed in panel)"
     panel.ui.refresh.click()
     await loaded(panel)

@@ -6,6 +6,13 @@ import os
 from collections.abc import Callable
 
 import ipywidgets as widgets
+from traitlets import Unicode
+
+
+class KeyBox(widgets.Password):
+    """A Password box whose typed value is not echoed back to the front ends (ipywidgets 8 echoes)."""
+
+    value = Unicode("", help="Always reset to '' at once by KeyField.").tag(sync=True, echo_update=False)
 
 
 class KeyField:
@@ -20,7 +27,7 @@ class KeyField:
         self._source = "passed to ChatPanel" if api_key else ""
         self._env_name: str | None = None
         self.on_change: Callable[[], object] | None = None  # called after a key is typed
-        self.password = widgets.Password(
+        self.password = KeyBox(
             placeholder="paste a key, press Enter",
             description="key",
             continuous_update=False,
