@@ -48,6 +48,7 @@ class ChatPanel:
         self._task: asyncio.Task | None = None
         self._stopping = False
         self._models_task: asyncio.Task | None = None
+        self._models_generation = 0
         self._image_models: list[str] = []
         self._provider: Any = None
         self._provider_error = ""
@@ -190,8 +191,6 @@ class ChatPanel:
         if loop is None:
             self.ui.models_status.value = "<small>models load when an event loop runs</small>"
             return None
-        if self._models_task is not None and not self._models_task.done():
-            self._models_task.cancel()
         self.ui.models_status.value = "<small><i>loading models…</i></small>"
         self._models_task = loop.create_task(self._load_models())
         return self._models_task
@@ -281,14 +280,18 @@ class ChatPanel:
     # -- models ---------------------------------------------------------------------------------
 
     async def _load_models(self) -> list[str]:
+        """Fetch the list; only the latest of overlapping loads updates the widgets (none is cancelled)."""
+        self._models_generation += 1
+        generation = self._models_generation
         try:
             cls = self._provider_class()
             models = await cls.get_models_async(api_key=self._key.key)
-        except asyncio.CancelledError:
-            raise
         except Exception as exc:
-            self.ui.models_status.value = _error_html(exc, self._key.key)
+            if generation == self._models_generation:
+                self.ui.models_status.value = _error_html(exc, self._key.key)
             return []
+        if generation != self._models_generation:
+            return models
         self._image_models = list(getattr(cls, "image_models", None) or [])
         labels = [(f"{m}{IMAGE_MARK}" if m in self._image_models else m, m) for m in models]
         self.ui.model.options = labels
