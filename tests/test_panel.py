@@ -156,6 +156,7 @@ async def test_history_carries_over_and_is_shared_with_magics(make_panel):
     assert len(get_conversation("shared").messages) == 4
     other = await loaded(make_panel(conversation="shared"))
     assert other.conversation is panel.conversation
+    assert len(answers(other)) == 2  # a panel opened on a thread shows its history
 
 
 async def test_stop_keeps_partial_answer_marked_interrupted(make_panel):
@@ -260,8 +261,11 @@ async def test_conversation_new_switch_clear_export(make_panel, tmp_path):
     await panel.send("remember me")
     name = panel.new_conversation()
     assert name != "threads" and panel.conversation.messages == []
+    assert panel.ui.transcript.children == ()
     panel.ui.thread.value = "threads"
     assert panel.conversation_name == "threads" and len(panel.conversation.messages) == 2
+    (view,) = answers(panel)  # the thread's history is shown again
+    assert view.text_html == _safe_parser().render(panel.conversation.messages[-1]["content"])
     md = panel.export(tmp_path / "t.md")
     assert "remember me" in md.read_text()
     data = json.loads(panel.export(tmp_path / "t.json").read_text())

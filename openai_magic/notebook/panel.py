@@ -23,7 +23,7 @@ from .options import DEFAULT_CONVERSATION, ChatOptions, default_provider, resolv
 from .panel_answer import AnswerView
 from .panel_controls import CUSTOM, Controls
 from .panel_key import KeyField
-from .render import StreamRenderer
+from .render import StreamRenderer, split_blocks
 
 IMAGE_MARK = " 🖼"
 
@@ -64,6 +64,7 @@ class ChatPanel:
         self.ui.compare.value = bool(self._compare_wanted)
         self._select_provider(provider)
         self._wire()
+        self._show_history()
         self._show_thread()
         self.load_models()
 
@@ -161,8 +162,11 @@ class ChatPanel:
             self._task.cancel()
 
     def switch_conversation(self, name: str) -> None:
-        """Continue (or start) the named thread."""
-        self._conversation_name = name.strip() or DEFAULT_CONVERSATION
+        """Continue (or start) the named thread; the transcript shows its history."""
+        name = name.strip() or DEFAULT_CONVERSATION
+        if name != self._conversation_name or not self.ui.transcript.children:
+            self._conversation_name = name
+            self._show_history()
         self._show_thread()
 
     def new_conversation(self) -> str:
@@ -180,7 +184,6 @@ class ChatPanel:
 
     def export(self, path: str | Path) -> Path:
         """Write the current thread as Markdown (.md) or JSON (.json)."""
-        path = Path(path)
         path = self.conversation.export(path)
         self.ui.thread_status.value = f"<small>exported to {html.escape(str(path))}</small>"
         return path
@@ -353,6 +356,21 @@ class ChatPanel:
             f"{html.escape(prompt)}{note}</div>"
         )
         self.ui.transcript.children = (*self.ui.transcript.children, user)
+
+    def _show_history(self) -> None:
+        """Rebuild the transcript from the thread (turns may come from `%%chat` or another panel)."""
+        self.ui.transcript.children = ()
+        for entry in self.conversation.entries:
+            if entry.role == "user":
+                self._turn(entry.content, None)
+                continue
+            view = AnswerView()
+            for index, source in enumerate(split_blocks(entry.content)):
+                view.block(index, source)
+            view.footer(entry.meta.get("model") or "", {})
+            if entry.interrupted or entry.error:
+                view.error(entry.error or "interrupted")
+            self._append(view)
 
     def _append(self, widget: widgets.Widget) -> None:
         self.ui.transcript.children = (*self.ui.transcript.children, widget)
