@@ -76,7 +76,10 @@ class ChatPanel:
         return self.ui.root
 
     def _repr_mimebundle_(self, **kwargs: Any) -> dict | None:
-        return self.ui.root._repr_mimebundle_(**kwargs)
+        bundle = self.ui.root._repr_mimebundle_(**kwargs)
+        if bundle:
+            bundle["text/plain"] = repr(self)  # not the VBox's long repr of every child
+        return bundle
 
     def __repr__(self) -> str:
         return f"<ChatPanel provider={self.provider_label!r} model={self.model!r} {self._key.description}>"
