@@ -86,11 +86,8 @@ async def test_layout_has_stable_css_classes_and_displays(make_panel):
     assert expected <= classes(panel)
     bundle = panel._repr_mimebundle_()
     assert bundle["application/vnd.jupyter.widget-view+json"]["model_id"] == panel.widget.model_id
-    assert bundle[
-        "text/plain"
-    ] == "<ChatPanel provider='http://127.0.0.1:%d/v1' model='demo-chat' no key>" % (
-        int(panel.provider_label.rsplit(":", 1)[1].split("/")[0])
-    )
+    assert panel.provider_label.startswith("http://127.0.0.1:")
+    assert bundle["text/plain"] == f"<ChatPanel provider={panel.provider_label!r} model='demo-chat' no key>"
     assert panel.ui.stop.disabled and not panel.ui.send.disabled
 
 
