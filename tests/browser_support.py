@@ -262,24 +262,58 @@ def wait_kernel_idle(page: Any, timeout: float = 120_000) -> None:
 
 
 def run_menu_command(page: Any, menu: str, item: str) -> None:
-    """Click a main menu entry, e.g. ("Run", "Run All Cells")."""
-    page.locator(".lm-MenuBar-itemLabel", has_text=menu).first.click()
-    page.locator(".lm-Menu-item:not(.lm-mod-hidden) .lm-Menu-itemLabel", has_text=item).first.click()
+    """Click a main menu entry, e.g. ("Run", "Run All Cells"), once the command is enabled."""
+    entry = page.locator(".lm-Menu-item:not(.lm-mod-hidden):not(.lm-mod-disabled)", has_text=item).first
+    for _ in range(40):
+        page.locator(".lm-MenuBar-itemLabel", has_text=menu).first.click()
+        if entry.is_visible():
+            entry.click()
+            return
+        page.keyboard.press("Escape")  # not enabled yet (the notebook is still getting focus)
+        page.wait_for_timeout(250)
+    raise AssertionError(f"menu entry {menu} > {item} never became enabled")
+
+
+def run_all_cells(page: Any) -> None:
+    """Focus the open notebook and run all its cells; wait until the first code cell has started."""
+    page.locator(".jp-NotebookPanel:not(.lm-mod-hidden) .jp-Notebook").first.click(position={"x": 5, "y": 5})
+    run_menu_command(page, "Run", "Run All Cells")
+    page.wait_for_function(
+        """() => [...document.querySelectorAll(
+                '.jp-NotebookPanel:not(.lm-mod-hidden) .jp-CodeCell .jp-InputArea-prompt')]
+            .some(p => /\\[(\\*|\\d+)\\]/.test(p.textContent))""",
+        timeout=30_000,
+    )
 
 
 def wait_all_cells_ran(page: Any, code_cells: int, timeout: float = 150_000) -> None:
-    """Wait until at least `code_cells` code cells show an execution count and none is still running."""
+    """Wait until no cell is queued or running, then check `code_cells` cells ran (none failed)."""
+    notebook = ".jp-NotebookPanel:not(.lm-mod-hidden)"
+    prompts = f"[...document.querySelectorAll('{notebook} .jp-CodeCell .jp-InputArea-prompt')]"
     page.wait_for_function(
-        """(n) => {
-            const prompts = [...document.querySelectorAll(
-                '.jp-NotebookPanel:not(.lm-mod-hidden) .jp-CodeCell .jp-InputArea-prompt')];
-            const texts = prompts.map(p => p.textContent.trim());
-            const done = texts.filter(t => /^\\[\\d+\\]:$/.test(t)).length;
-            return done >= n && !texts.some(t => t.includes('*'));
-        }""",
-        arg=code_cells,
+        f"""() => {{
+            const texts = {prompts}.map(p => p.textContent.trim());
+            return texts.some(t => /^\\[\\d+\\]:$/.test(t)) && !texts.some(t => t.includes('*'));
+        }}""",
         timeout=timeout,
     )
+    done = page.evaluate(f"() => {prompts}.filter(p => /^\\[\\d+\\]:$/.test(p.textContent.trim())).length")
+    stderr = "application/vnd.jupyter.stderr"
+    errors = page.locator(f"{notebook} .jp-OutputArea-output[data-mime-type='{stderr}']").all_inner_texts()
+    failed = [text for text in errors if "Traceback" in text or "Error" in text]
+    assert done >= code_cells and not failed, f"{done}/{code_cells} cells ran; errors: {failed[:1]}"
+
+
+@contextlib.contextmanager
+def screenshot_on_failure(page: Any, name: str) -> Iterator[None]:
+    """Save test-artifacts/<name>-failure.png when the block fails, then re-raise."""
+    try:
+        yield
+    except BaseException:
+        ARTIFACTS.mkdir(parents=True, exist_ok=True)
+        with contextlib.suppress(Exception):
+            page.screenshot(path=str(ARTIFACTS / f"{name}-failure.png"), full_page=True)
+        raise
 
 
 def save_screenshot(page: Any, artifacts: Path, name: str, docs_name: str | None = None) -> Path:

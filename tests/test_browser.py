@@ -1,0 +1,174 @@
+"""Real JupyterLab in headless Chromium: run the quickstart, then drive the panel (Send, streaming, Stop)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import nbformat
+import pytest
+from browser_support import (
+    ARTIFACTS,
+    chromium_page,
+    clean_env,
+    copy_notebooks,
+    jupyterlab,
+    open_notebook,
+    run_all_cells,
+    save_screenshot,
+    screenshot_on_failure,
+    wait_all_cells_ran,
+)
+
+pytestmark = [pytest.mark.browser, pytest.mark.timeout(300)]
+
+LONG_PROMPT = "Tell me a very long story. [demo tokens=3000] [demo pace=0.02]"
+
+
+def code_cell_count(path: Path) -> int:
+    """How many code cells a notebook file has."""
+    return sum(c.cell_type == "code" for c in nbformat.read(path, as_version=4).cells)
+
+
+def hide_sidebar(page: Any) -> None:
+    """Collapse the left sidebar so screenshots show the notebook at full width."""
+    tab = page.locator(".jp-SideBar.jp-mod-left .lm-TabBar-tab.lm-mod-current")
+    if tab.count():
+        tab.first.click()
+
+
+def text_length(locator: Any) -> int:
+    """The rendered text length of a locator's first element."""
+    return len(locator.first.inner_text())
+
+
+@pytest.fixture(scope="module")
+def lab(tmp_path_factory: pytest.TempPathFactory):
+    """JupyterLab over a copy of notebooks/, kernels pointed at a paced demo server."""
+    from openai_magic.server import DemoServer
+
+    work = tmp_path_factory.mktemp("lab")
+    root = copy_notebooks(work / "notebooks")
+    with DemoServer(pace=0.01) as server:
+        env = clean_env(OPENAI_MAGIC_DEMO_URL=server.base_url)
+        with jupyterlab(root, env, work) as running:
+            yield running
+
+
+@pytest.fixture(scope="module")
+def page(lab):
+    """One headless Chromium page for the module."""
+    with chromium_page(ARTIFACTS) as browser_page:
+        yield browser_page
+
+
+def test_quickstart_streams_rendered_markdown(lab, page) -> None:
+    """Run All on the quickstart: the first %%chat answer shows a real table and a code block."""
+    with screenshot_on_failure(page, "quickstart"):
+        check_quickstart(lab, page)
+
+
+def check_quickstart(lab: Any, page: Any) -> None:
+    """The quickstart steps (see the test above)."""
+    open_notebook(page, lab, "01_quickstart.ipynb")
+    hide_sidebar(page)
+    run_all_cells(page)
+    chat_cell = page.locator(".jp-CodeCell", has_text="Explain Python list comprehensions").first
+    answer = chat_cell.locator(".jp-OutputArea-output.jp-RenderedMarkdown")
+    answer.locator("table").first.wait_for(state="visible")
+    wait_all_cells_ran(page, code_cell_count(lab.root / "01_quickstart.ipynb"))
+    table = answer.locator("table")
+    code = answer.locator("pre")
+    assert table.count() >= 1 and code.count() >= 1
+    assert table.first.locator("th").count() >= 2
+    assert "demo-chat" in chat_cell.inner_text()  # the footer names the model
+    # The follow-up cell answered from the history.
+    follow_up = page.locator(".jp-CodeCell", has_text="Summarize your previous answer").first
+    assert "I saw 3 messages" in follow_up.locator(".jp-Cell-outputArea").inner_text()
+    # -f code inserted the generated code as a new, unexecuted cell right after its cell.
+    code_source = page.locator(".jp-CodeCell", has_text="%%chat -f code").first
+    inserted = code_source.locator("xpath=following-sibling::div[contains(@class,'jp-CodeCell')][1]")
+    assert "def " in inserted.locator(".jp-InputArea-editor").inner_text()
+    page.evaluate("(el) => el.scrollIntoView({block: 'start'})", chat_cell.element_handle())
+    save_screenshot(page, ARTIFACTS, "quickstart.png", docs_name="chat.png")
+
+
+def wait_count(page: Any, panel: Any, selector: str, more_than: int) -> None:
+    """Wait until the panel holds more than `more_than` elements matching `selector`."""
+    page.wait_for_function(
+        "([root, sel, n]) => root.querySelectorAll(sel).length > n",
+        arg=[panel.element_handle(), selector, more_than],
+    )
+
+
+def wait_text(page: Any, locator: Any, more_than: int = 0, contains: str = "") -> None:
+    """Wait until an element's rendered text is longer than `more_than` and contains `contains`."""
+    page.wait_for_function(
+        "([el, n, s]) => el.innerText.trim().length > n && el.innerText.includes(s)",
+        arg=[locator.element_handle(), more_than, contains],
+    )
+
+
+ANSWER = ".openai-magic-transcript .openai-magic-answer"
+FOOTER = ".openai-magic-transcript .openai-magic-footer"
+ERROR = ".openai-magic-transcript .openai-magic-error"
+
+
+def send(panel: Any, text: str) -> None:
+    """Type a prompt into the panel and press Send."""
+    panel.locator(".openai-magic-prompt textarea").fill(text)
+    panel.locator("button.openai-magic-send").click()
+
+
+def test_panel_send_streams_and_stop_keeps_partial(lab, page) -> None:
+    """The panel: type a prompt, Send, watch it stream; Stop a long answer and keep the partial text."""
+    with screenshot_on_failure(page, "panel"):
+        check_panel(lab, page)
+
+
+def check_panel(lab: Any, page: Any) -> None:
+    """The panel steps (see the test above)."""
+    open_notebook(page, lab, "02_control_panel.ipynb")
+    hide_sidebar(page)
+    run_all_cells(page)
+    wait_all_cells_ran(page, code_cell_count(lab.root / "02_control_panel.ipynb"))
+    panel = page.locator(".openai-magic-panel").first
+    panel.wait_for(state="visible")
+    answers = panel.locator(ANSWER)
+    before = answers.count()
+    assert before >= 1  # `await panel.send(...)` in the notebook already answered once
+
+    send(panel, "What is a Python decorator? Show a table and an example.")
+    wait_count(page, panel, ANSWER, before)
+    new = answers.nth(before)
+    # Streaming: text appears, then grows, and only then does the footer (end of answer) show.
+    wait_text(page, new)
+    wait_text(page, new, more_than=text_length(new))
+    wait_count(page, panel, FOOTER, before)
+    wait_text(page, panel.locator(FOOTER).nth(before))
+    assert new.locator("table").count() >= 1
+
+    # Stop a long answer: it ends, marked interrupted, and the partial answer stays.
+    send(panel, LONG_PROMPT)
+    wait_count(page, panel, ANSWER, before + 1)
+    long_answer = answers.nth(before + 1)
+    wait_text(page, long_answer, more_than=300)
+    stop = panel.locator("button.openai-magic-stop")
+    assert stop.is_enabled()
+    save_screenshot(page, ARTIFACTS, "panel-streaming.png")
+    stop.click()
+    wait_text(page, panel.locator(ERROR).nth(before + 1), contains="interrupted")
+    send_button = panel.locator("button.openai-magic-send")
+    page.wait_for_function("(el) => !el.disabled", arg=send_button.element_handle())
+    partial = long_answer.inner_text()
+    assert len(partial) > 300
+    # The picture for the README: the end of the stopped answer, its "interrupted" line, the controls.
+    page.evaluate("(el) => el.scrollIntoView({block: 'end'})", send_button.element_handle())
+    save_screenshot(page, ARTIFACTS, "panel.png", docs_name="panel.png")
+    # The kernel stays usable, and the stopped answer no longer grows: ask again and wait for the end.
+    send(panel, "One more short question: what is a list?")
+    wait_count(page, panel, FOOTER, before + 2)
+    wait_text(page, panel.locator(FOOTER).nth(before + 2))
+    assert long_answer.inner_text() == partial
+    page.evaluate("(el) => el.scrollIntoView({block: 'end'})", send_button.element_handle())
+    save_screenshot(page, ARTIFACTS, "panel-after.png")
