@@ -85,6 +85,31 @@ def redact(text: str, *secrets: str | None) -> str:
     return text
 
 
+def redact_value(value: Any, *secrets: str | None) -> Any:
+    """`redact` applied to every string inside a JSON-like value (dicts, lists, tuples)."""
+    if isinstance(value, str):
+        return redact(value, *secrets)
+    if isinstance(value, dict):
+        return {redact_value(k, *secrets): redact_value(v, *secrets) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return type(value)(redact_value(item, *secrets) for item in value)
+    return value
+
+
+def scrub(error: ProviderError, *secrets: str | None) -> ProviderError:
+    """Remove the secrets from an error's message, args and body, and cut its exception chain.
+
+    The chained exception is an httpx error whose `request` carries the Authorization header.
+    """
+    error.message = redact(error.message, *secrets)
+    error.args = tuple(redact_value(arg, *secrets) for arg in error.args)
+    error.body = redact_value(error.body, *secrets)
+    error.__cause__ = None
+    error.__context__ = None
+    error.__suppress_context__ = True
+    return error
+
+
 # --- mapping HTTP replies and in-stream error objects to the hierarchy above -----------------------
 
 _BY_TYPE: dict[str, type[ProviderError]] = {
@@ -249,4 +274,6 @@ __all__ = [
     "from_stream_error",
     "parse_retry_after",
     "redact",
+    "redact_value",
+    "scrub",
 ]

@@ -316,7 +316,9 @@ def custom(
 ) -> type[OpenaiTemplate]:
     """A provider class for any OpenAI-compatible base URL (no key needed unless `needs_auth=True`)."""
     base = base_url.rstrip("/")
-    host = urlparse(base).netloc or base
+    parts = urlparse(base)
+    # The label is shown everywhere: never the `user:password@` part of a URL.
+    host = parts.netloc.rpartition("@")[2] or base
     namespace: dict[str, Any] = {
         "label": label or host,
         "api_base": base,

@@ -41,13 +41,17 @@ class Call:
         self.label = provider.label or type(provider).__name__
 
     async def _open(self, url: str, body: dict[str, Any], stream: bool) -> httpx.Response:
-        request = self.client.build_request(
-            "POST",
-            url,
-            content=json.dumps(body, ensure_ascii=False).encode(),
-            headers=self.provider.get_headers(stream, self.key, self.headers),
-            timeout=self.timeout,
-        )
+        try:
+            request = self.client.build_request(
+                "POST",
+                url,
+                content=json.dumps(body, ensure_ascii=False).encode(),
+                headers=self.provider.get_headers(stream, self.key, self.headers),
+                timeout=self.timeout,
+            )
+        except UnicodeEncodeError:
+            # Its args would hold the whole header value, which may be a secret.
+            raise errors.BadRequestError("a request header holds a non-ASCII character") from None
         try:
             return await transport.send(self.client, request, policy=self.policy, secrets=self.secrets)
         except errors.ModelNotFoundError as exc:

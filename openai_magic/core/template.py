@@ -7,6 +7,7 @@ attributes then win), and nothing is read from the environment before a request 
 from __future__ import annotations
 
 import os
+import re
 from collections.abc import AsyncIterator, Awaitable, Callable, Generator, Iterator
 from types import MethodType
 from typing import Any, ClassVar, Generic, TypeVar
@@ -45,6 +46,10 @@ _BROWSER_UA = (
     "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) "
     "Chrome/124.0 Safari/537.36"
 )
+
+# What an API key may hold to be sent in a header: printable ASCII, no spaces. Anything else would
+# make httpx or h11 raise an error whose text or args contain the key itself.
+_SENDABLE_KEY = re.compile(r"[\x21-\x7e]+")
 
 
 class hybridmethod:
@@ -150,12 +155,9 @@ class OpenaiTemplate:
 
     @hybridmethod
     def get_api_key(self, api_key: str | None = None) -> str | None:
-        """The key: explicit argument, then the `api_key` attribute, then `$<api_key_env>`."""
-        if api_key:
-            return api_key
-        if self.api_key:
-            return self.api_key
-        return os.environ.get(self.api_key_env) or None if self.api_key_env else None
+        """The key: explicit argument, then the `api_key` attribute, then `$<api_key_env>` (stripped)."""
+        key = api_key or self.api_key or (os.environ.get(self.api_key_env) if self.api_key_env else None)
+        return key.strip() or None if isinstance(key, str) else key
 
     @hybridmethod
     def get_api_base(self, api_base: str | None = None) -> str:
@@ -199,6 +201,11 @@ class OpenaiTemplate:
             **self.default_headers,
         }
         if api_key:
+            if not _SENDABLE_KEY.fullmatch(api_key):
+                raise errors.AuthenticationError(
+                    "the API key holds characters an HTTP header cannot carry (spaces, line breaks or "
+                    "non-ASCII letters such as curly quotes): check how it was copied"
+                )
             result["Authorization"] = f"Bearer {api_key}"
         if headers:
             result.update(headers)
@@ -247,11 +254,10 @@ class OpenaiTemplate:
             except errors.ProviderError as exc:
                 if self.fallback_models:
                     return list(self.fallback_models)
-                raise type(exc)(
-                    f"could not list models of {self.label} at {base}: {exc.message}",
-                    status_code=exc.status_code,
-                    body=exc.body,
-                ) from None
+                errors.scrub(exc, key)
+                exc.message = f"could not list models of {self.label} at {base}: {exc.message}"
+                exc.args = (exc.message,)
+                raise exc from None
             with listing.cache_lock:
                 listing.cache[cache_key] = cached
         models, discovered = cached
@@ -361,31 +367,35 @@ async def _generate(
     kwargs: dict[str, Any],
 ) -> AsyncIterator[Any]:
     key = provider.get_api_key(api_key)
-    base = await provider.get_api_base_async(api_base)
-    provider.check_auth(key, base)
-    model = model or provider.default_model
-    if impersonate:
-        headers = {"User-Agent": _BROWSER_UA, **(headers or {})}
-    call = Call(provider, base, key, proxy, timeout, headers, max_retries)
-    prepared = prepare_messages(provider, messages, media)
-    if provider.is_image_model(model):
-        image_prompt = prompt or last_user_text(prepared)
-        body = {"model": model, "prompt": image_prompt}
-        body.update({k: kwargs[k] for k in IMAGE_PARAMETERS if kwargs.get(k) is not None})
+    try:
+        base = await provider.get_api_base_async(api_base)
+        provider.check_auth(key, base)
+        model = model or provider.default_model
+        if impersonate:
+            headers = {"User-Agent": _BROWSER_UA, **(headers or {})}
+        call = Call(provider, base, key, proxy, timeout, headers, max_retries)
+        prepared = prepare_messages(provider, messages, media)
+        if provider.is_image_model(model):
+            image_prompt = prompt or last_user_text(prepared)
+            body = {"model": model, "prompt": image_prompt}
+            body.update({k: kwargs[k] for k in IMAGE_PARAMETERS if kwargs.get(k) is not None})
+            body.update(extra_data or {})
+            async for item in call.images(body, image_prompt):
+                yield item
+            return
+        body = {"model": model, "messages": prepared}
+        body.update({k: v for k, v in sampling.items() if v is not None})
+        body.update({k: kwargs[k] for k in extra_parameters if kwargs.get(k) is not None})
+        if stream:
+            body["stream"] = True
+            body["stream_options"] = {"include_usage": True}
         body.update(extra_data or {})
-        async for item in call.images(body, image_prompt):
+        endpoint = api_endpoint or provider.api_endpoint or f"{base}/chat/completions"
+        async for item in call.chat(endpoint, body, stream):
             yield item
-        return
-    body = {"model": model, "messages": prepared}
-    body.update({k: v for k, v in sampling.items() if v is not None})
-    body.update({k: kwargs[k] for k in extra_parameters if kwargs.get(k) is not None})
-    if stream:
-        body["stream"] = True
-        body["stream_options"] = {"include_usage": True}
-    body.update(extra_data or {})
-    endpoint = api_endpoint or provider.api_endpoint or f"{base}/chat/completions"
-    async for item in call.chat(endpoint, body, stream):
-        yield item
+    except errors.ProviderError as exc:
+        # One exit for every error: whatever path raised it, the key leaves no trace on it.
+        raise errors.scrub(exc, key, api_key) from None
 
 
 __all__ = ["AsyncResult", "OpenaiTemplate", "hybridmethod", "prepare_messages"]
