@@ -380,3 +380,16 @@ def test_send_click_in_a_real_kernel_does_not_block_it(demo_server):
     finally:
         kc.stop_channels()
         km.shutdown_kernel(now=True)
+
+
+async def test_provider_dropdown_and_custom_base_url(demo_server):
+    panel = await loaded(ChatPanel(provider="ollama", conversation="custom-url"))
+    assert panel.ui.provider.value == "Ollama" and panel.ui.base_url.layout.display == "none"
+    assert "Error" in panel.ui.models_status.value  # nothing listens on Ollama's port here
+    panel.ui.provider.value = "custom base URL"
+    assert panel.ui.base_url.layout.display == ""
+    panel.ui.base_url.value = demo_server.base_url
+    await loaded(panel)
+    assert panel.provider_label == demo_server.base_url and panel.model == "demo-chat"
+    assert "4 models" in panel.ui.models_status.value
+    assert await panel.send("hello from a custom URL")
