@@ -19,6 +19,7 @@ import ipywidgets as widgets
 
 from ..core import errors, providers
 from .conversation import conversation_names, get_conversation
+from .magics import describe
 from .options import DEFAULT_CONVERSATION, ChatOptions, default_provider, resolve_provider
 from .panel_answer import AnswerView
 from .panel_controls import CUSTOM, Controls
@@ -238,7 +239,7 @@ class ChatPanel:
             ui.provider.value = CUSTOM
             ui.base_url.value = str(name)
             ui.base_url.layout.display = ""
-        self._update_key_env()
+        self._resolve_provider()
 
     def _on_provider(self, change: dict) -> None:
         self.ui.base_url.layout.display = "" if change["new"] == CUSTOM else "none"
@@ -251,10 +252,10 @@ class ChatPanel:
     def _on_provider_changed(self) -> None:
         self._wanted_model = None
         self.ui.model.options = self.ui.compare_models.options = ()
-        self._update_key_env()
+        self._resolve_provider()
         self.load_models()
 
-    def _update_key_env(self) -> None:
+    def _resolve_provider(self) -> None:
         """Resolve the provider class once per selection (a custom URL makes a new class each time)."""
         label = self.provider_label
         try:
@@ -456,7 +457,7 @@ class ChatPanel:
         except asyncio.CancelledError:
             outcome = "interrupted"
         except Exception as exc:
-            outcome, error = "failed", _error_text(exc, key)
+            outcome, error = "failed", describe(exc, (key,))
             renderer.extend(getattr(exc, "partial_text", ""))
         finally:
             if stream is not None:
@@ -492,21 +493,12 @@ def _loop() -> asyncio.AbstractEventLoop | None:
     return loop if loop.is_running() else None
 
 
-def _error_text(exc: BaseException, key: str | None) -> str:
-    name = type(exc).__name__
-    message = errors.redact(str(exc), key)
-    suggestions = getattr(exc, "suggestions", None)
-    if suggestions:
-        message += f" (did you mean: {', '.join(suggestions)}?)"
-    return f"{name}: {message}"
-
-
 def _plain(markup: str) -> str:
     return html.unescape(re.sub(r"<[^>]+>", "", markup)).strip()
 
 
 def _error_html(exc: BaseException, key: str | None) -> str:
-    return f"<small style='color:#b00'>{html.escape(_error_text(exc, key))}</small>"
+    return f"<small style='color:#b00'>{html.escape(describe(exc, (key,)))}</small>"
 
 
 __all__ = ["ChatPanel"]
