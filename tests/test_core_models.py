@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import asyncio
+import json
+
 import pytest
 from core_support import demo_provider
 
@@ -138,3 +141,54 @@ async def test_listed_image_model_without_a_telling_name(demo_server):
 
     models.cache[models.cache_key(P, "http://elsewhere/v1", None)] = (["a-painter"], ["a-painter"])
     assert P.is_image_model("a-painter")
+
+
+class HeldListing:
+    """A loopback server whose `GET /models` answers only when the test releases it."""
+
+    def __init__(self) -> None:
+        self.asked = asyncio.Event()
+        self.release = asyncio.Event()
+
+    async def handle(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        await reader.readuntil(b"\r\n\r\n")
+        self.asked.set()
+        await self.release.wait()
+        body = json.dumps({"data": [{"id": "held-model"}]}).encode()
+        writer.write(b"HTTP/1.1 200 OK\r\ncontent-type: application/json\r\n")
+        writer.write(b"content-length: %d\r\nconnection: close\r\n\r\n%s" % (len(body), body))
+        await writer.drain()
+        writer.close()
+
+
+async def test_get_models_async_leaves_the_event_loop_free():
+    # The server runs on this very loop: if the listing blocked it, the request could never be
+    # answered (the test would hang instead of passing).
+    held = HeldListing()
+    server = await asyncio.start_server(held.handle, "127.0.0.1", 0)
+    try:
+        P = providers.custom(f"http://127.0.0.1:{server.sockets[0].getsockname()[1]}/v1")
+        listing = asyncio.ensure_future(P.get_models_async())
+        await held.asked.wait()
+        assert not listing.done()
+        held.release.set()
+        assert await listing == ["held-model"]
+    finally:
+        server.close()
+
+
+async def test_sync_get_models_inside_a_running_loop(demo_server):
+    # As in a notebook cell, where the kernel's loop is running in this thread.
+    P = demo_provider(demo_server.base_url)
+    assert P.get_models() == DEMO_MODELS
+
+
+def test_cache_key_holds_a_hash_of_the_key_never_the_key():
+    from openai_magic.core import models
+
+    P = providers.custom("http://x/v1")
+    first = models.cache_key(P, "http://x/v1", "sk-secret-one")
+    assert first == models.cache_key(P(), "http://x/v1", "sk-secret-one")  # class or instance
+    assert first != models.cache_key(P, "http://x/v1", "sk-secret-two")
+    assert first != models.cache_key(P, "http://y/v1", "sk-secret-one")
+    assert "sk-secret-one" not in repr(first)

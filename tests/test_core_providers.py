@@ -132,6 +132,15 @@ async def test_base_class_reads_openai_env_at_call_time(keyed_server, monkeypatc
     assert text_of(items) == "[demo echo] env"
 
 
+async def test_instance_api_base_beats_the_environment(demo_server, monkeypatch):
+    monkeypatch.setenv("OPENAI_BASE_URL", "http://127.0.0.1:9/v1")
+    provider = OpenaiTemplate(api_base=demo_server.base_url)
+    assert provider.get_api_base() == demo_server.base_url
+    assert OpenaiTemplate.get_api_base() == "http://127.0.0.1:9/v1"  # the class still reads it
+    items = await collect(provider.create_async_generator("demo-chat", "[demo echo] own base"))
+    assert text_of(items) == "[demo echo] own base"
+
+
 def test_subclass_with_own_base_never_gets_the_openai_key(monkeypatch):
     monkeypatch.setenv("OPENAI_API_KEY", SENTINEL_KEY)
 

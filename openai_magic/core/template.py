@@ -161,8 +161,10 @@ class OpenaiTemplate:
 
     @hybridmethod
     def get_api_base(self, api_base: str | None = None) -> str:
-        """The base URL: explicit argument, then `$<base_url_env>`, then `api_base`, then OpenAI's."""
-        base = api_base or (os.environ.get(self.base_url_env) if self.base_url_env else None)
+        """The base URL: explicit argument or instance attribute, `$<base_url_env>`, `api_base`, OpenAI's."""
+        # An instance's own `api_base` is as explicit as the argument (as `OpenAI(base_url=...)` is).
+        own = None if isinstance(self, type) else vars(self).get("api_base")
+        base = api_base or own or (os.environ.get(self.base_url_env) if self.base_url_env else None)
         return (base or self.api_base or self.default_api_base).rstrip("/")
 
     @hybridmethod
