@@ -220,14 +220,11 @@ PROVIDERS = [
         "\n"
         'The built-in demo backend is an OpenAI-compatible server too, so it stands in for "your own\n'
         'server" here. `-p` takes a literal URL (`%chat -p http://localhost:8000/v1 ...`); a URL held in a\n'
-        "variable becomes the default provider with `%config`:"
+        "variable becomes the default provider with `%config`. A custom server has no default model, so\n"
+        "the first one it lists is used until you pick one with `-m`."
     ),
     C('base_url = providers.get("demo").get_api_base()\nbase_url'),
-    C(
-        "%config ChatMagics.provider = base_url\n"
-        '%config ChatMagics.model = "demo-chat"  # a custom server has no default model: name one\n'
-        "%models"
-    ),
+    C("%config ChatMagics.provider = base_url\n%models"),
     C("%chat --new Hello from a custom base URL!"),
     M(
         "## Defaults with `%config`\n"
@@ -244,7 +241,6 @@ PROVIDERS = [
     ),
     C(
         "%config ChatMagics.provider = None\n"
-        "%config ChatMagics.model = None\n"
         "%config ChatMagics.system = None\n"
         "%config ChatMagics.temperature = None"
     ),

@@ -200,7 +200,9 @@ def test_providers_custom_base_url_and_config(executed: dict[str, Executed]) -> 
     nb = executed["04_providers.ipynb"]
     assert "demo-reasoner" in output_text(nb.cell("%config ChatMagics.provider = base_url"))
     hello = "Hello from a custom base URL!"
-    assert hello in answer_text(nb.cell(f"%chat --new {hello}"))
+    custom = nb.cell(f"%chat --new {hello}")
+    assert "Using model demo-chat (the first the server lists" in output_text(custom)
+    assert hello in answer_text(custom)
     assert "ChatMagics.model" in output_text(nb.cell("%config ChatMagics", exact=True))
     configured = answer_text(nb.cell("What does a system prompt do?"))
     assert "Following your system instructions (“Answer in one short paragraph.”)" in configured
