@@ -89,6 +89,11 @@ def reply(mode: str, endpoint: str, key: str) -> tuple[int, str, bytes]:
         "image-no-data": (200, as_json, {"result": key, "error": None}),
         "image-error": (200, as_json, {"error": {"message": f"no images for {key}", "code": 400}}),
         "models-text": (200, "text/plain", f"models for {key}"),
+        # The key sits where messages and bodies are cut short: a cut must not leave half of it.
+        "500-long": (500, "text/html", "x" * 280 + f" {key} trailing text"),
+        "text-long": (200, "text/plain", "y" * 1990 + key),
+        "malformed-long": (200, sse, "data: " + "z" * 190 + key + "\n\n"),
+        "error-long": (400, as_json, {"error": {"message": "w " * 140 + key}}),
     }
     status, kind, body = shapes[mode]
     text = body if isinstance(body, str) else json.dumps(body)
@@ -133,6 +138,11 @@ CASES = [
     ("event-error", True, errors.ServerError),
     ("malformed", True, errors.ResponseError),
     ("odd-chunk", True, errors.ResponseError),
+    ("500-long", False, errors.ServerError),
+    ("text-long", False, errors.ResponseError),
+    ("text-long", True, errors.ResponseError),
+    ("malformed-long", True, errors.ResponseError),
+    ("error-long", False, errors.BadRequestError),
 ]
 
 
@@ -151,7 +161,7 @@ async def test_chat_errors_never_carry_the_key(mode, stream, error_type):
         with pytest.raises(error_type) as info:
             await collect(P.create_async_generator("m", "hi", stream=stream))
     assert info.value.message  # the server's text is still there, minus the key
-    assert leaks(info.value, SENTINEL_KEY) == []
+    assert leaks(info.value, SENTINEL_KEY, SENTINEL_KEY[:10]) == []
 
 
 async def test_the_server_really_quoted_the_key():

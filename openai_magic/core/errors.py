@@ -221,6 +221,7 @@ def from_status(
 ) -> ProviderError:
     """Build the typed error for an HTTP error reply (`body` is parsed JSON or the raw text)."""
     cls = error_class(status)
+    body = redact_value(body, *secrets)  # before any text is cut short, which could halve a key
     text = error_message(body, fallback=f"HTTP {status}")
     message = redact(f"{context}{text} (HTTP {status})", *secrets)
     kwargs: dict[str, Any] = {"status_code": status, "body": body, "partial_text": partial_text}
@@ -252,6 +253,7 @@ def from_stream_error(
         body = {"error": error}
     else:
         body = error
+    body = redact_value(body, *secrets)
     text = error_message(body, fallback="the server reported an error mid-stream")
     message = redact(f"stream error: {text}", *secrets)
     return cls(message, status_code=status, body=body, partial_text=partial_text)

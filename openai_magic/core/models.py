@@ -53,9 +53,8 @@ async def fetch_models(provider: Any, base: str, key: str | None) -> tuple[list[
     try:
         body = json.loads(raw)
     except ValueError:
-        raise errors.ResponseError(
-            f"model list is not JSON: {errors.error_message(raw.decode('utf-8', 'replace'))}"
-        ) from None
+        text = errors.redact(raw.decode("utf-8", "replace"), key)
+        raise errors.ResponseError(f"model list is not JSON: {errors.error_message(text)}") from None
     return parse_models(provider, body)
 
 

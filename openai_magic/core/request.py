@@ -79,12 +79,14 @@ class Call:
             return json.loads(raw)
         except ValueError:
             kind = response.headers.get("content-type", "no content type").split(";")[0]
-            text = errors.error_message(raw.decode("utf-8", "replace"), "an empty body")
+            # Redacted before it is cut short (a cut could leave half a key that no longer matches).
+            whole = errors.redact(raw.decode("utf-8", "replace"), *self.secrets)
+            text = errors.error_message(whole, "an empty body")
             problem = "malformed JSON" if "json" in kind else f"{kind} instead of JSON"
             raise errors.ResponseError(
                 errors.redact(f"{self.label} sent {problem}: {text}", *self.secrets),
                 status_code=response.status_code,
-                body=raw.decode("utf-8", "replace")[:2000],
+                body=whole[:2000],
             ) from None
 
     async def images(self, body: dict[str, Any], alt: str) -> AsyncIterator[Any]:
@@ -158,16 +160,14 @@ class Call:
                             chunk = json.loads(data)  # trailing whitespace is fine, garbage raises
                     except (StopIteration, ValueError):
                         raise errors.ResponseError(
-                            errors.redact(
-                                f"malformed stream event from {self.label}: {data[:200]!r}", *self.secrets
-                            ),
+                            f"malformed stream event from {self.label}: "
+                            f"{errors.redact(data, *self.secrets)[:200]!r}",
                             partial_text=state.partial(),
                         ) from None
                     if type(chunk) is not dict:
                         raise errors.ResponseError(
-                            errors.redact(
-                                f"unexpected stream event from {self.label}: {data[:200]!r}", *self.secrets
-                            ),
+                            f"unexpected stream event from {self.label}: "
+                            f"{errors.redact(data, *self.secrets)[:200]!r}",
                             partial_text=state.partial(),
                         )
                     if chunk.get("error"):
@@ -294,7 +294,8 @@ def _check_sse_start(
     head = raw.lstrip()[:16]
     if head.startswith((b"data:", b":", b"event:", b"id:", b"retry:")):
         return
-    text = errors.error_message(raw[:2000].decode("utf-8", "replace"), "an empty body")
+    whole = errors.redact(raw.decode("utf-8", "replace"), *secrets)
+    text = errors.error_message(whole[:2000], "an empty body")
     raise errors.ResponseError(
         errors.redact(
             f"expected an event stream from {label} but got {kind.split(';')[0] or 'no content type'}: "
@@ -302,7 +303,7 @@ def _check_sse_start(
             *secrets,
         ),
         status_code=response.status_code,
-        body=raw[:2000].decode("utf-8", "replace"),
+        body=whole[:2000],
     )
 
 
