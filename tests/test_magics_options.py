@@ -7,7 +7,8 @@ import argparse
 import pytest
 
 from openai_magic.core import errors
-from openai_magic.notebook.magics import ChatMagics, _split_options, describe, protect_questions
+from openai_magic.notebook.errorline import describe
+from openai_magic.notebook.magics import ChatMagics, _split_options, protect_questions
 from openai_magic.notebook.options import ChatOptions, default_provider, provider_label, resolve_provider
 
 

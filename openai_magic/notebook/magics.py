@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import argparse
 import contextlib
-import math
 import re
 import sys
 from typing import Any
@@ -26,9 +25,10 @@ from IPython.core.magic import Magics, line_cell_magic, line_magic, magics_class
 from IPython.core.magic_arguments import argument, magic_arguments, parse_argstring
 from traitlets import Bool, Enum, Float, Int, Unicode
 
+from . import keys
+from .errorline import describe
 from .options import DEFAULT_CONVERSATION, FORMATS, ChatOptions
 
-_KEYS: dict[str, str] = {}  # provider id -> API key, in kernel memory only
 _state = {"demo_notice": False}
 _TOKEN = re.compile(r"\s*(\"(?:\\.|[^\"\\])*\"|'(?:\\.|[^'\\])*'|\S+)")
 
@@ -40,27 +40,6 @@ DEMO_NOTICE = (
 
 def _line(text: str) -> None:
     print(text, file=sys.stderr, flush=True)
-
-
-def key_id(provider: Any) -> str:
-    """Where a provider's key is stored: its class name, or the base URL for custom ones."""
-    name = getattr(provider, "__name__", "")
-    return str(getattr(provider, "api_base", "") or name) if name == "Custom" else name
-
-
-def describe(exc: BaseException, secrets: tuple[str | None, ...] = ()) -> str:
-    """One clear line for an error: type, the server's message, and what to do next."""
-    from ..core import errors
-
-    text = f"{type(exc).__name__}: {exc}"
-    if isinstance(exc, errors.ModelNotFoundError) and getattr(exc, "suggestions", None):
-        text += f" - did you mean: {', '.join(exc.suggestions[:5])}?"
-    if isinstance(exc, errors.RateLimitError):
-        wait = getattr(exc, "retry_after", None)
-        text += f" - retry in {math.ceil(wait)} s" if wait is not None else " - retry later"
-    if isinstance(exc, errors.MissingAuthError):
-        text += " - set it with %chat_key or the provider's environment variable"
-    return errors.redact(text, *secrets)
 
 
 def _split_options(line: str, parser: argparse.ArgumentParser) -> tuple[str, str]:
@@ -163,17 +142,7 @@ class ChatMagics(Magics):
         return provider
 
     def _key(self, provider: Any) -> str | None:
-        ident = key_id(provider)
-        if ident in _KEYS:
-            return _KEYS[ident]
-        if self.use_keyring:
-            try:
-                import keyring
-
-                return keyring.get_password("openai_magic", ident) or None
-            except Exception:
-                return None
-        return None
+        return keys.lookup(provider, keyring=self.use_keyring)
 
     def _media(self, items: list[str]) -> list[Any]:
         from pathlib import Path
@@ -517,18 +486,12 @@ class ChatMagics(Magics):
         if not key:
             _line("No key entered; nothing changed.")
             return
-        ident = key_id(provider)
-        _KEYS[ident] = key
-        where = "kernel memory"
-        if args.keyring:
-            try:
-                import keyring
-
-                keyring.set_password("openai_magic", ident, key)
-                self.use_keyring = True
-                where += " and the system keyring"
-            except Exception as exc:
-                _line(f"Keyring unavailable ({type(exc).__name__}); kept in kernel memory only.")
+        try:
+            where = keys.remember(provider, key, keyring=args.keyring)
+            self.use_keyring = self.use_keyring or args.keyring
+        except Exception as exc:  # no keyring package or backend: the memory copy is already kept
+            where = "kernel memory"
+            _line(f"Keyring unavailable ({type(exc).__name__}); kept in kernel memory only.")
         print(f"Key for {label} kept in {where} (never in the notebook).")
 
     # -- %chat_panel ----------------------------------------------------------------------------

@@ -1,0 +1,20 @@
+"""One clear line for a provider error, shared by the magics and the panel (no traceback, no key)."""
+
+from __future__ import annotations
+
+import math
+
+
+def describe(exc: BaseException, secrets: tuple[str | None, ...] = ()) -> str:
+    """Type, the server's message, and what to do next; any of `secrets` is redacted."""
+    from ..core import errors
+
+    text = f"{type(exc).__name__}: {exc}"
+    if isinstance(exc, errors.ModelNotFoundError) and getattr(exc, "suggestions", None):
+        text += f" - did you mean: {', '.join(exc.suggestions[:5])}?"
+    if isinstance(exc, errors.RateLimitError):
+        wait = getattr(exc, "retry_after", None)
+        text += f" - retry in {math.ceil(wait)} s" if wait is not None else " - retry later"
+    if isinstance(exc, errors.MissingAuthError):
+        text += " - set it with %chat_key or the provider's environment variable"
+    return errors.redact(text, *secrets)
