@@ -20,7 +20,11 @@ PROXY_VARIABLES = ("HTTP_PROXY", "HTTPS_PROXY", "ALL_PROXY", "NO_PROXY")
 
 
 class SlamListener:
-    """A loopback TCP server that accepts each connection and closes it at once, counting them."""
+    """A loopback TCP server that reads each request and hangs up without an answer, counting them.
+
+    Reading the whole request first keeps the failure deterministic (the client always sees the
+    server disconnect, never a write racing the close).
+    """
 
     def __init__(self) -> None:
         self.accepted = 0
@@ -41,7 +45,21 @@ class SlamListener:
 
     async def _handle(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         self.accepted += 1
-        writer.close()
+        try:
+            head = await reader.readuntil(b"\r\n\r\n")
+            length = next(
+                (
+                    int(line[15:])
+                    for line in head.lower().split(b"\r\n")
+                    if line.startswith(b"content-length:")
+                ),
+                0,
+            )
+            await reader.readexactly(length)
+        except (asyncio.IncompleteReadError, ConnectionError):
+            pass
+        finally:
+            writer.close()
 
 
 class CountingProxy:
