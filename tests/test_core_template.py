@@ -240,6 +240,8 @@ async def test_sync_helpers_inside_a_running_loop(P):
     # As in a notebook cell: sync code while the kernel's loop is running in this thread.
     assert P.chat("[demo echo] inside") == "[demo echo] inside"
     assert await P.chat_async("[demo echo] async") == "[demo echo] async"
+    items = list(P.create_completion("demo-chat", "[demo echo] iterated", stream=True))
+    assert isinstance(items[0], ProviderInfo) and text_of(items) == "[demo echo] iterated"
 
 
 def test_break_closes_the_stream(P):
