@@ -226,10 +226,11 @@ def test_cli_demo_execute_writes_the_executed_quickstart(tmp_path: Path) -> None
     """`openai-magic demo --execute` runs the quickstart headless; the copy holds the streamed answer."""
     root = copy_notebooks(tmp_path / "notebooks")
     out = tmp_path / "quickstart.executed.ipynb"
-    cli = Path(sys.executable).parent / "openai-magic"
+    script = Path(sys.executable).with_name("openai-magic")  # installed by `pip install -e .`
+    cli = [str(script)] if script.exists() else [sys.executable, "-m", "openai_magic.cli"]
     result = subprocess.run(
         [
-            str(cli),
+            *cli,
             "demo",
             "--execute",
             "--notebook",
