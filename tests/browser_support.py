@@ -228,7 +228,7 @@ def chromium_page(artifacts: Path) -> Iterator[Any]:
     with sync_playwright() as pw:
         browser = pw.chromium.launch(executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS)
         try:
-            context = browser.new_context(viewport={"width": 1280, "height": 900}, device_scale_factor=1)
+            context = browser.new_context(viewport={"width": 1280, "height": 1100}, device_scale_factor=1)
             page = context.new_page()
             page.set_default_timeout(60_000)
             try:

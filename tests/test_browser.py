@@ -148,27 +148,33 @@ def check_panel(lab: Any, page: Any) -> None:
     wait_text(page, panel.locator(FOOTER).nth(before))
     assert new.locator("table").count() >= 1
 
-    # Stop a long answer: it ends, marked interrupted, and the partial answer stays.
+    # Stop a long answer, in a fresh thread so it has the transcript to itself: it ends, marked
+    # interrupted, and the partial answer stays.
+    panel.locator("button.openai-magic-new").click()
+    page.wait_for_function(
+        "([root, sel]) => root.querySelectorAll(sel).length === 0",
+        arg=[panel.element_handle(), ANSWER],
+    )
     send(panel, LONG_PROMPT)
-    wait_count(page, panel, ANSWER, before + 1)
-    long_answer = answers.nth(before + 1)
+    wait_count(page, panel, ANSWER, 0)
+    long_answer = answers.nth(0)
     wait_text(page, long_answer, more_than=300)
     stop = panel.locator("button.openai-magic-stop")
     assert stop.is_enabled()
     save_screenshot(page, ARTIFACTS, "panel-streaming.png")
     stop.click()
-    wait_text(page, panel.locator(ERROR).nth(before + 1), contains="interrupted")
+    wait_text(page, panel.locator(ERROR).nth(0), contains="interrupted")
     send_button = panel.locator("button.openai-magic-send")
     page.wait_for_function("(el) => !el.disabled", arg=send_button.element_handle())
     partial = long_answer.inner_text()
     assert len(partial) > 300
-    # The picture for the README: the end of the stopped answer, its "interrupted" line, the controls.
-    page.evaluate("(el) => el.scrollIntoView({block: 'end'})", send_button.element_handle())
+    # The picture for the README: the panel with the stopped answer, its "interrupted" line, the controls.
+    page.evaluate("(el) => el.scrollIntoView({block: 'start'})", panel.element_handle())
     save_screenshot(page, ARTIFACTS, "panel.png", docs_name="panel.png")
     # The kernel stays usable, and the stopped answer no longer grows: ask again and wait for the end.
     send(panel, "One more short question: what is a list?")
-    wait_count(page, panel, FOOTER, before + 2)
-    wait_text(page, panel.locator(FOOTER).nth(before + 2))
+    wait_count(page, panel, FOOTER, 1)
+    wait_text(page, panel.locator(FOOTER).nth(1))
     assert long_answer.inner_text() == partial
     page.evaluate("(el) => el.scrollIntoView({block: 'end'})", send_button.element_handle())
     save_screenshot(page, ARTIFACTS, "panel-after.png")
