@@ -207,6 +207,7 @@ class ChatPanel:
     def _wire(self) -> None:
         ui = self.ui
         ui.send.on_click(lambda _: self._start())
+        ui.prompt.on_submit(lambda _: self._start())  # Shift+Enter: the same path as Send
         ui.stop.on_click(lambda _: self.stop())
         ui.refresh.on_click(lambda _: self.load_models())
         self._key.on_change = self.load_models

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import ipywidgets as widgets
 
+from .panel_prompt import PromptBox
+
 CUSTOM = "custom base URL"
 
 
@@ -85,8 +87,7 @@ class Controls:
         self.thread_status = widgets.HTML()
 
         self.prompt = _css(
-            widgets.Textarea(placeholder="Ask something…", rows=3, continuous_update=False),
-            "openai-magic-prompt",
+            PromptBox(placeholder="Ask something… (Shift+Enter sends)", rows=3), "openai-magic-prompt"
         )
         self.prompt.layout.width = "100%"
         self.send = _css(
