@@ -13,6 +13,7 @@ from conftest import SENTINEL_KEY
 from openai_magic import ChatPanel
 from openai_magic.notebook.conversation import get_conversation
 from openai_magic.notebook.panel_answer import AnswerView, _safe_parser
+from openai_magic.notebook.panel_prompt import PromptBox
 
 PACED = "[demo tokens=2000] [demo pace=0.01]"
 # A 1x1 PNG.
@@ -148,6 +149,54 @@ async def test_streaming_is_block_wise(make_panel, monkeypatch):
     assert len(view.blocks.children) > 10
     assert calls == sorted(calls)  # never back to an earlier block
     assert view.text_html == _safe_parser().render(text)
+
+
+def front_end_update(widget: widgets.Widget, state: dict) -> None:
+    """Deliver a comm "update" message as the front end sends it (the real ipywidgets entry point)."""
+    data = {"method": "update", "state": state, "buffer_paths": []}
+    widget._handle_msg({"content": {"data": data}, "buffers": []})
+
+
+def shift_enter(prompt: PromptBox, text: str) -> None:
+    """What Shift+Enter in the text area sends: the text and a raised submit count, in one update."""
+    front_end_update(prompt, {"value": text, "_submits": prompt._submits + 1})
+
+
+async def test_shift_enter_sends_like_the_button(make_panel):
+    """Shift+Enter in the front end: the Send path runs, the answer streams into the thread."""
+    panel = await loaded(make_panel(conversation="shift-enter"))
+    prompt = panel.ui.prompt
+    assert isinstance(prompt, PromptBox) and "openai-magic-prompt" in prompt._dom_classes
+    assert "openai-magic-prompt-input" in prompt._esm and "shiftKey" in prompt._esm
+    shift_enter(prompt, "Hello from Shift+Enter")
+    assert panel.busy and panel.ui.send.disabled and prompt.value == ""
+    text = await panel.task
+    (view,) = answers(panel)
+    assert text and view.text_html == _safe_parser().render(text)
+    assert "demo-chat" in view.footer_line.value and view.error_line.value == ""
+    assert "Hello from Shift+Enter" in panel.ui.transcript.children[0].value
+    messages = get_conversation("shift-enter").messages
+    assert [m["content"] for m in messages] == ["Hello from Shift+Enter", text]
+
+
+async def test_typing_alone_sends_nothing_and_an_empty_shift_enter_is_refused(make_panel):
+    panel = await loaded(make_panel(conversation="shift-enter-empty"))
+    prompt = panel.ui.prompt
+    front_end_update(prompt, {"value": "typed, not sent"})  # each input syncs the value
+    assert prompt.value == "typed, not sent" and panel.task is None
+    front_end_update(prompt, {"value": ""})
+    shift_enter(prompt, "  \n ")
+    assert panel.task is None and "empty prompt" in panel.ui.thread_status.value
+
+
+async def test_shift_enter_while_answering_keeps_the_text(make_panel):
+    panel = await loaded(make_panel(conversation="shift-enter-busy"))
+    first = asyncio.ensure_future(panel.send(f"first {PACED}"))
+    await until(lambda: panel.busy)
+    shift_enter(panel.ui.prompt, "second")
+    assert panel.ui.prompt.value == "second" and "still answering" in panel.ui.thread_status.value
+    panel.stop()
+    await first
 
 
 async def test_history_carries_over_and_is_shared_with_magics(make_panel):
