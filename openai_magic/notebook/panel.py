@@ -360,7 +360,7 @@ class ChatPanel:
             f"<div class='openai-magic-user' style='white-space:pre-wrap'><b>you:</b> "
             f"{html.escape(prompt)}{note}</div>"
         )
-        self.ui.transcript.children = (*self.ui.transcript.children, user)
+        self._append(user)
 
     def _show_history(self) -> None:
         """Rebuild the transcript from the thread (turns may come from `%%chat` or another panel)."""
@@ -378,6 +378,9 @@ class ChatPanel:
             self._append(view)
 
     def _append(self, widget: widgets.Widget) -> None:
+        # The transcript is a height-capped flex column that scrolls: children must keep their natural
+        # height, or the browser squeezes every answer to fit instead of scrolling.
+        widget.layout.flex = "0 0 auto"
         self.ui.transcript.children = (*self.ui.transcript.children, widget)
 
     async def _chat(self, prompt: str, media: list | None) -> str:

@@ -9,6 +9,13 @@ from .panel_prompt import PromptBox
 CUSTOM = "custom base URL"
 
 
+# ipywidgets gives HTML widgets a one-line (28 px) line height, meant for labels; answers are prose.
+STYLE = """<style>
+.openai-magic-transcript .widget-html-content { line-height: 1.5; }
+.openai-magic-transcript .widget-html-content p { margin: 0.4em 0; }
+</style>"""
+
+
 def _css(widget: widgets.DOMWidget, name: str) -> widgets.DOMWidget:
     widget.add_class(name)
     return widget
@@ -132,6 +139,7 @@ class Controls:
                         ]
                     ),
                     self.transcript,
+                    widgets.HTML(STYLE),
                     self.prompt,
                     widgets.HBox([self.send, self.stop, self.image_mode, self.upload]),
                 ]
