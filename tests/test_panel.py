@@ -338,7 +338,7 @@ def all_widget_states() -> str:
     return json.dumps([w.get_state() for w in list(_instances.values())], default=repr)
 
 
-async def test_typed_key_never_reaches_widget_state(keyed_server):
+async def test_typed_key_never_reaches_widget_state(keyed_server, key_store):
     panel = ChatPanel(provider=keyed_server.base_url, conversation="typed-key")
     await loaded(panel)
     assert "AuthenticationError" in panel.ui.models_status.value
@@ -367,6 +367,36 @@ async def test_key_argument_never_reaches_widget_state(keyed_server):
     await panel.send("hello")
     assert SENTINEL_KEY not in all_widget_states()
     assert SENTINEL_KEY not in repr(panel) and SENTINEL_KEY not in str(panel._repr_mimebundle_())
+
+
+@pytest.fixture
+def key_store():
+    """The process-wide key store (`%chat_key` and the panel), emptied after the test."""
+    from openai_magic.notebook import keys
+
+    yield keys
+    keys._KEYS.clear()
+
+
+async def test_key_kept_by_chat_key_serves_a_panel_made_in_python(keyed_server, key_store):
+    from openai_magic.notebook.options import resolve_provider
+
+    key_store.remember(resolve_provider(keyed_server.base_url), SENTINEL_KEY)  # what %chat_key does
+    panel = await loaded(ChatPanel(provider=keyed_server.base_url, conversation="stored-key"))
+    assert panel.key_status == "key set (kept in kernel memory by %chat_key)"
+    assert await panel.send("hello with the stored key")
+    assert answers(panel)[0].error_line.value == ""
+    assert SENTINEL_KEY not in all_widget_states() and SENTINEL_KEY not in repr(panel)
+
+
+async def test_key_typed_in_the_panel_is_kept_for_the_magics(keyed_server, key_store):
+    from openai_magic.notebook.options import resolve_provider
+
+    panel = ChatPanel(provider=keyed_server.base_url, conversation="shared-key")
+    await loaded(panel)
+    password = next(w for w in tree(panel.widget) if isinstance(w, widgets.Password))
+    password.set_state({"value": SENTINEL_KEY})
+    assert key_store.lookup(resolve_provider(keyed_server.base_url)) == SENTINEL_KEY
 
 
 async def test_key_status_from_environment(monkeypatch):

@@ -640,4 +640,4 @@ def unload_ipython_extension(ipython: Any) -> None:
         ipython.configurables.remove(instance)
 
 
-__all__ = ["ChatMagics", "describe", "load_ipython_extension", "unload_ipython_extension"]
+__all__ = ["ChatMagics", "load_ipython_extension", "unload_ipython_extension"]

@@ -19,7 +19,7 @@ import ipywidgets as widgets
 
 from ..core import errors, providers
 from .conversation import conversation_names, get_conversation
-from .magics import describe
+from .errorline import describe
 from .options import DEFAULT_CONVERSATION, ChatOptions, default_provider, resolve_provider
 from .panel_answer import AnswerView
 from .panel_controls import CUSTOM, Controls
@@ -265,7 +265,7 @@ class ChatPanel:
         except (KeyError, ValueError) as exc:
             self._provider, self._provider_error = None, str(exc)
         self._image_models = []
-        self._key.set_env(getattr(self._provider, "api_key_env", None))
+        self._key.set_provider(self._provider)
 
     def _provider_class(self) -> Any:
         if self._provider is None:

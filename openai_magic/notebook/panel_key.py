@@ -4,9 +4,12 @@ from __future__ import annotations
 
 import os
 from collections.abc import Callable
+from typing import Any
 
 import ipywidgets as widgets
 from traitlets import Unicode
+
+from . import keys
 
 
 class KeyBox(widgets.Password):
@@ -25,7 +28,7 @@ class KeyField:
     def __init__(self, api_key: str | None = None) -> None:
         self.__key = api_key or None
         self._source = "passed to ChatPanel" if api_key else ""
-        self._env_name: str | None = None
+        self._provider: Any = None
         self.on_change: Callable[[], object] | None = None  # called after a key is typed
         self.password = KeyBox(
             placeholder="paste a key, press Enter",
@@ -45,15 +48,25 @@ class KeyField:
             return
         self.__key = value
         self._source = "typed in panel"
+        if self._provider is not None:  # shared with %%chat, like the conversations
+            keys.remember(self._provider, value)
         self.password.value = ""
         self._show()
         if self.on_change is not None:
             self.on_change()
 
-    def set_env(self, env_name: str | None) -> None:
-        """Which environment variable holds the current provider's key (None: the provider has none)."""
-        self._env_name = env_name
+    def set_provider(self, provider: Any) -> None:
+        """The provider the key is for: where `%chat_key` kept its key and which variable holds it."""
+        self._provider = provider
         self._show()
+
+    @property
+    def _env_name(self) -> str | None:
+        return getattr(self._provider, "api_key_env", None)
+
+    @property
+    def _stored(self) -> str | None:
+        return keys.lookup(self._provider) if self._provider is not None else None
 
     def clear(self) -> None:
         """Forget a typed or passed key."""
@@ -63,16 +76,18 @@ class KeyField:
 
     @property
     def key(self) -> str | None:
-        """The key to use: typed or passed in, else the provider's environment variable."""
+        """The key to use: typed or passed in, else one kept by `%chat_key`, else the environment's."""
         if self.__key:
             return self.__key
-        return os.environ.get(self._env_name) if self._env_name else None
+        return self._stored or (os.environ.get(self._env_name) if self._env_name else None)
 
     @property
     def description(self) -> str:
         """What the status line says about the key, never the key itself."""
         if self.__key:
             return f"key set ({self._source})"
+        if self._stored:
+            return "key set (kept in kernel memory by %chat_key)"
         if self._env_name and os.environ.get(self._env_name):
             return f"key set from {self._env_name}"
         return "no key"
