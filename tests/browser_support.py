@@ -49,13 +49,9 @@ def free_port() -> int:
         return sock.getsockname()[1]
 
 
-def clean_env(**extra: str) -> dict[str, str]:
-    """The current environment without any provider key or base URL, with this checkout importable."""
-    env = {
-        k: v
-        for k, v in os.environ.items()
-        if not k.endswith("_API_KEY") and k not in {"OPENAI_BASE_URL", "OPENAI_MAGIC_DEMO_URL"}
-    }
+def kernel_env(**extra: str) -> dict[str, str]:
+    """The test environment (conftest already removed real keys and base URLs), this checkout importable."""
+    env = dict(os.environ)
     env["PATH"] = f"{Path(sys.executable).parent}{os.pathsep}{env.get('PATH', '')}"
     # Kernels run in temporary copies of notebooks/: make this checkout importable even when it is not
     # installed into the environment.
@@ -174,7 +170,11 @@ LAB_SETTINGS = {
         "checkForUpdates": False,
     },
     # Render every cell: no virtual scrolling, so off-screen outputs stay in the DOM.
-    "@jupyterlab/notebook-extension/tracker.jupyterlab-settings": {"windowingMode": "none"},
+    # and start the notebook's kernel without asking (no "Select Kernel" dialog).
+    "@jupyterlab/notebook-extension/tracker.jupyterlab-settings": {
+        "windowingMode": "none",
+        "autoStartDefaultKernel": True,
+    },
 }
 
 
@@ -249,8 +249,21 @@ def open_notebook(page: Any, lab: Lab, name: str) -> None:
     wait_kernel_idle(page)
 
 
+def accept_kernel_dialog(page: Any) -> None:
+    """Press "Select" on a "Select Kernel" dialog if one is open (a slow start can still show it)."""
+    accept = page.locator(".jp-Dialog .jp-Dialog-button.jp-mod-accept", has_text="Select")
+    if accept.count():
+        accept.first.click()
+
+
 def wait_kernel_idle(page: Any, timeout: float = 120_000) -> None:
-    """Wait until the current notebook's kernel is connected and idle."""
+    """Wait until the current notebook's kernel is connected and idle (accepting a kernel dialog)."""
+    page.wait_for_function(
+        """() => document.querySelector('.jp-Dialog') ||
+            document.querySelector('.jp-Notebook-ExecutionIndicator[data-status="idle"]')""",
+        timeout=timeout,
+    )
+    accept_kernel_dialog(page)
     page.wait_for_function(
         """() => {
             const el = document.querySelector('.jp-NotebookPanel:not(.lm-mod-hidden) [data-status]')
@@ -276,6 +289,7 @@ def run_menu_command(page: Any, menu: str, item: str) -> None:
 
 def run_all_cells(page: Any) -> None:
     """Focus the open notebook and run all its cells; wait until the first code cell has started."""
+    accept_kernel_dialog(page)
     page.locator(".jp-NotebookPanel:not(.lm-mod-hidden) .jp-Notebook").first.click(position={"x": 5, "y": 5})
     run_menu_command(page, "Run", "Run All Cells")
     page.wait_for_function(

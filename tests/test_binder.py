@@ -12,7 +12,7 @@ import sys
 import tomllib
 from pathlib import Path
 
-from browser_support import ROOT, clean_env
+from browser_support import ROOT, kernel_env
 
 BINDER = ROOT / "binder"
 
@@ -100,7 +100,7 @@ def test_requirements_install_the_package_with_the_demo_backend() -> None:
 
 def test_postbuild_checks_the_install() -> None:
     """postBuild imports the package and its server, so a broken image fails at build time."""
-    env = clean_env()
+    env = kernel_env()
     result = subprocess.run(
         ["bash", str(BINDER / "postBuild")], cwd=ROOT, env=env, capture_output=True, text=True, timeout=120
     )
@@ -123,7 +123,7 @@ def test_start_runs_the_demo_backend_then_the_command() -> None:
     proc = subprocess.Popen(
         [str(BINDER / "start"), sys.executable, "-c", PROBE],
         cwd=ROOT,
-        env=clean_env(),
+        env=kernel_env(),
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,

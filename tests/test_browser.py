@@ -10,9 +10,9 @@ import pytest
 from browser_support import (
     ARTIFACTS,
     chromium_page,
-    clean_env,
     copy_notebooks,
     jupyterlab,
+    kernel_env,
     open_notebook,
     run_all_cells,
     save_screenshot,
@@ -37,6 +37,14 @@ def hide_sidebar(page: Any) -> None:
         tab.first.click()
 
 
+def open_and_run(page: Any, lab: Any, name: str) -> None:
+    """Open a notebook full width, Run All, and wait until every cell has run."""
+    open_notebook(page, lab, name)
+    hide_sidebar(page)
+    run_all_cells(page)
+    wait_all_cells_ran(page, code_cell_count(lab.root / name))
+
+
 def text_length(locator: Any) -> int:
     """The rendered text length of a locator's first element."""
     return len(locator.first.inner_text())
@@ -50,7 +58,7 @@ def lab(tmp_path_factory: pytest.TempPathFactory):
     work = tmp_path_factory.mktemp("lab")
     root = copy_notebooks(work / "notebooks")
     with DemoServer(pace=0.01) as server:
-        env = clean_env(OPENAI_MAGIC_DEMO_URL=server.base_url)
+        env = kernel_env(OPENAI_MAGIC_DEMO_URL=server.base_url)
         with jupyterlab(root, env, work) as running:
             yield running
 
@@ -65,32 +73,23 @@ def page(lab):
 def test_quickstart_streams_rendered_markdown(lab, page) -> None:
     """Run All on the quickstart: the first %%chat answer shows a real table and a code block."""
     with screenshot_on_failure(page, "quickstart"):
-        check_quickstart(lab, page)
-
-
-def check_quickstart(lab: Any, page: Any) -> None:
-    """The quickstart steps (see the test above)."""
-    open_notebook(page, lab, "01_quickstart.ipynb")
-    hide_sidebar(page)
-    run_all_cells(page)
-    chat_cell = page.locator(".jp-CodeCell", has_text="Explain Python list comprehensions").first
-    answer = chat_cell.locator(".jp-OutputArea-output.jp-RenderedMarkdown")
-    answer.locator("table").first.wait_for(state="visible")
-    wait_all_cells_ran(page, code_cell_count(lab.root / "01_quickstart.ipynb"))
-    table = answer.locator("table")
-    code = answer.locator("pre")
-    assert table.count() >= 1 and code.count() >= 1
-    assert table.first.locator("th").count() >= 2
-    assert "demo-chat" in chat_cell.inner_text()  # the footer names the model
-    # The follow-up cell answered from the history.
-    follow_up = page.locator(".jp-CodeCell", has_text="Summarize your previous answer").first
-    assert "I saw 3 messages" in follow_up.locator(".jp-Cell-outputArea").inner_text()
-    # -f code inserted the generated code as a new, unexecuted cell right after its cell.
-    code_source = page.locator(".jp-CodeCell", has_text="%%chat -f code").first
-    inserted = code_source.locator("xpath=following-sibling::div[contains(@class,'jp-CodeCell')][1]")
-    assert "def " in inserted.locator(".jp-InputArea-editor").inner_text()
-    page.evaluate("(el) => el.scrollIntoView({block: 'start'})", chat_cell.element_handle())
-    save_screenshot(page, ARTIFACTS, "quickstart.png", docs_name="chat.png")
+        open_and_run(page, lab, "01_quickstart.ipynb")
+        chat_cell = page.locator(".jp-CodeCell", has_text="Explain Python list comprehensions").first
+        answer = chat_cell.locator(".jp-OutputArea-output.jp-RenderedMarkdown")
+        table = answer.locator("table")
+        code = answer.locator("pre")
+        assert table.count() >= 1 and code.count() >= 1
+        assert table.first.locator("th").count() >= 2
+        assert "demo-chat" in chat_cell.inner_text()  # the footer names the model
+        # The follow-up cell answered from the history.
+        follow_up = page.locator(".jp-CodeCell", has_text="Summarize your previous answer").first
+        assert "I saw 3 messages" in follow_up.locator(".jp-Cell-outputArea").inner_text()
+        # -f code inserted the generated code as a new, unexecuted cell right after its cell.
+        code_source = page.locator(".jp-CodeCell", has_text="%%chat -f code").first
+        inserted = code_source.locator("xpath=following-sibling::div[contains(@class,'jp-CodeCell')][1]")
+        assert "def " in inserted.locator(".jp-InputArea-editor").inner_text()
+        page.evaluate("(el) => el.scrollIntoView({block: 'start'})", chat_cell.element_handle())
+        save_screenshot(page, ARTIFACTS, "quickstart.png", docs_name="chat.png")
 
 
 def wait_count(page: Any, panel: Any, selector: str, more_than: int) -> None:
@@ -123,58 +122,50 @@ def send(panel: Any, text: str) -> None:
 def test_panel_send_streams_and_stop_keeps_partial(lab, page) -> None:
     """The panel: type a prompt, Send, watch it stream; Stop a long answer and keep the partial text."""
     with screenshot_on_failure(page, "panel"):
-        check_panel(lab, page)
+        open_and_run(page, lab, "02_control_panel.ipynb")
+        panel = page.locator(".openai-magic-panel").first
+        panel.wait_for(state="visible")
+        answers = panel.locator(ANSWER)
+        before = answers.count()
+        assert before >= 1  # `await panel.send(...)` in the notebook already answered once
 
+        send(panel, "What is a Python decorator? Show a table and an example.")
+        wait_count(page, panel, ANSWER, before)
+        new = answers.nth(before)
+        # Streaming: text appears, then grows, and only then does the footer (end of answer) show.
+        wait_text(page, new)
+        wait_text(page, new, more_than=text_length(new))
+        wait_count(page, panel, FOOTER, before)
+        wait_text(page, panel.locator(FOOTER).nth(before))
+        assert new.locator("table").count() >= 1
 
-def check_panel(lab: Any, page: Any) -> None:
-    """The panel steps (see the test above)."""
-    open_notebook(page, lab, "02_control_panel.ipynb")
-    hide_sidebar(page)
-    run_all_cells(page)
-    wait_all_cells_ran(page, code_cell_count(lab.root / "02_control_panel.ipynb"))
-    panel = page.locator(".openai-magic-panel").first
-    panel.wait_for(state="visible")
-    answers = panel.locator(ANSWER)
-    before = answers.count()
-    assert before >= 1  # `await panel.send(...)` in the notebook already answered once
-
-    send(panel, "What is a Python decorator? Show a table and an example.")
-    wait_count(page, panel, ANSWER, before)
-    new = answers.nth(before)
-    # Streaming: text appears, then grows, and only then does the footer (end of answer) show.
-    wait_text(page, new)
-    wait_text(page, new, more_than=text_length(new))
-    wait_count(page, panel, FOOTER, before)
-    wait_text(page, panel.locator(FOOTER).nth(before))
-    assert new.locator("table").count() >= 1
-
-    # Stop a long answer, in a fresh thread so it has the transcript to itself: it ends, marked
-    # interrupted, and the partial answer stays.
-    panel.locator("button.openai-magic-new").click()
-    page.wait_for_function(
-        "([root, sel]) => root.querySelectorAll(sel).length === 0",
-        arg=[panel.element_handle(), ANSWER],
-    )
-    send(panel, LONG_PROMPT)
-    wait_count(page, panel, ANSWER, 0)
-    long_answer = answers.nth(0)
-    wait_text(page, long_answer, more_than=300)
-    stop = panel.locator("button.openai-magic-stop")
-    assert stop.is_enabled()
-    save_screenshot(page, ARTIFACTS, "panel-streaming.png")
-    stop.click()
-    wait_text(page, panel.locator(ERROR).nth(0), contains="interrupted")
-    send_button = panel.locator("button.openai-magic-send")
-    page.wait_for_function("(el) => !el.disabled", arg=send_button.element_handle())
-    partial = long_answer.inner_text()
-    assert len(partial) > 300
-    # The picture for the README: the panel with the stopped answer, its "interrupted" line, the controls.
-    page.evaluate("(el) => el.scrollIntoView({block: 'start'})", panel.element_handle())
-    save_screenshot(page, ARTIFACTS, "panel.png", docs_name="panel.png")
-    # The kernel stays usable, and the stopped answer no longer grows: ask again and wait for the end.
-    send(panel, "One more short question: what is a list?")
-    wait_count(page, panel, FOOTER, 1)
-    wait_text(page, panel.locator(FOOTER).nth(1))
-    assert long_answer.inner_text() == partial
-    page.evaluate("(el) => el.scrollIntoView({block: 'end'})", send_button.element_handle())
-    save_screenshot(page, ARTIFACTS, "panel-after.png")
+        # Stop a long answer, in a fresh thread so it has the transcript to itself: it ends, marked
+        # interrupted, and the partial answer stays.
+        panel.locator("button.openai-magic-new").click()
+        page.wait_for_function(
+            "([root, sel]) => root.querySelectorAll(sel).length === 0",
+            arg=[panel.element_handle(), ANSWER],
+        )
+        send(panel, LONG_PROMPT)
+        wait_count(page, panel, ANSWER, 0)
+        long_answer = answers.nth(0)
+        wait_text(page, long_answer, more_than=300)
+        stop = panel.locator("button.openai-magic-stop")
+        assert stop.is_enabled()
+        save_screenshot(page, ARTIFACTS, "panel-streaming.png")
+        stop.click()
+        wait_text(page, panel.locator(ERROR).nth(0), contains="interrupted")
+        send_button = panel.locator("button.openai-magic-send")
+        page.wait_for_function("(el) => !el.disabled", arg=send_button.element_handle())
+        partial = long_answer.inner_text()
+        assert len(partial) > 300
+        # The picture for the README: the panel with the stopped answer, its "interrupted" line, the controls.
+        page.evaluate("(el) => el.scrollIntoView({block: 'start'})", panel.element_handle())
+        save_screenshot(page, ARTIFACTS, "panel.png", docs_name="panel.png")
+        # The kernel stays usable, and the stopped answer no longer grows: ask again and wait for the end.
+        send(panel, "One more short question: what is a list?")
+        wait_count(page, panel, FOOTER, 1)
+        wait_text(page, panel.locator(FOOTER).nth(1))
+        assert long_answer.inner_text() == partial
+        page.evaluate("(el) => el.scrollIntoView({block: 'end'})", send_button.element_handle())
+        save_screenshot(page, ARTIFACTS, "panel-after.png")

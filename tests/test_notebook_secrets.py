@@ -7,7 +7,7 @@ import json
 from pathlib import Path
 
 import nbformat
-from browser_support import clean_env, execute_notebook, output_text
+from browser_support import execute_notebook, kernel_env, output_text
 from conftest import SENTINEL_KEY
 from nbformat.v4 import new_code_cell, new_notebook
 
@@ -52,7 +52,7 @@ def test_saved_notebook_holds_no_trace_of_the_key(tmp_path: Path, keyed_server) 
     nb = new_notebook(cells=[new_code_cell(src) for src in CELLS])
     nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
     nbformat.write(nb, path)
-    env = clean_env(
+    env = kernel_env(
         OPENAI_API_KEY=SENTINEL_KEY,
         OPENAI_BASE_URL=keyed_server.base_url,
         TYPED_KEY=SENTINEL_KEY,

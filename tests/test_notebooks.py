@@ -13,9 +13,9 @@ from browser_support import (
     NOTEBOOK_NAMES,
     NOTEBOOKS,
     Executed,
-    clean_env,
     copy_notebooks,
     execute_notebook,
+    kernel_env,
     mime_types,
     output_text,
 )
@@ -29,7 +29,7 @@ FIRST_CHAT = "Explain Python list comprehensions"
 def executed(tmp_path_factory: pytest.TempPathFactory, demo_server) -> dict[str, Executed]:
     """Each notebook run once in its own fresh kernel, with OPENAI_MAGIC_DEMO_URL set to the fixture."""
     root = copy_notebooks(tmp_path_factory.mktemp("nb") / "notebooks")
-    env = clean_env(OPENAI_MAGIC_DEMO_URL=demo_server.base_url)
+    env = kernel_env(OPENAI_MAGIC_DEMO_URL=demo_server.base_url)
     return {name: execute_notebook(root / name, env) for name in NOTEBOOK_NAMES}
 
 
@@ -238,7 +238,7 @@ def test_cli_demo_execute_writes_the_executed_quickstart(tmp_path: Path) -> None
             "--output",
             str(out),
         ],
-        env=clean_env(),
+        env=kernel_env(),
         capture_output=True,
         text=True,
         timeout=240,
