@@ -156,6 +156,18 @@ async def test_huge_retry_after_is_raised_not_slept(demo_server, P):
     assert fault_count(demo_server, fault) == 1
 
 
+async def test_out_of_credit_429_is_raised_not_retried(demo_server, P, stream):
+    fault = unique("quota;times=1")  # the second request would succeed: a retry would hide the bill
+    with pytest.raises(errors.RateLimitError) as info:
+        await run(P, fault=fault, stream=stream, max_retries=2)
+    assert info.value.insufficient_quota
+    assert "quota" in str(info.value)
+    assert fault_count(demo_server, fault) == 1
+    plain = unique("429;retry_after=0;times=1")
+    assert text_of(await run(P, fault=plain, stream=stream))  # an ordinary 429 is still retried
+    assert fault_count(demo_server, plain) == 2
+
+
 async def test_stream_not_retried_after_first_item(demo_server, P):
     fault = unique("drop;after=2;times=1")
     received = []

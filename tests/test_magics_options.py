@@ -91,6 +91,9 @@ def test_error_lines() -> None:
     )
     assert describe(errors.RateLimitError("slow", retry_after=2.1)).endswith("retry in 3 s")
     assert describe(errors.RateLimitError("slow")).endswith("retry later")
+    assert describe(errors.RateLimitError("no credit", insufficient_quota=True)).endswith(
+        "out of credit: check the provider's plan and billing"
+    )
     assert describe(errors.ServerError("key sk-abcdef123 leaked"), ("sk-abcdef123",)) == (
         "ServerError: key *** leaked"
     )

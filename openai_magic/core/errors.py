@@ -50,11 +50,22 @@ class ModelNotFoundError(ProviderError):
 
 
 class RateLimitError(ProviderError):
-    """429; `retry_after` is the server's Retry-After in seconds, when it sent one."""
+    """429; `retry_after` is the server's Retry-After in seconds, when it sent one.
 
-    def __init__(self, message: str, *, retry_after: float | None = None, **kwargs: Any) -> None:
+    `insufficient_quota` marks OpenAI's "out of credit" 429, which waiting does not fix.
+    """
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        retry_after: float | None = None,
+        insufficient_quota: bool = False,
+        **kwargs: Any,
+    ) -> None:
         super().__init__(message, **kwargs)
         self.retry_after = retry_after
+        self.insufficient_quota = insufficient_quota
 
 
 class BadRequestError(ProviderError):
@@ -227,7 +238,14 @@ def from_status(
     kwargs: dict[str, Any] = {"status_code": status, "body": body, "partial_text": partial_text}
     if cls is RateLimitError:
         kwargs["retry_after"] = parse_retry_after(headers)
+        kwargs["insufficient_quota"] = _is_quota_error(body)
     return cls(message, **kwargs)
+
+
+def _is_quota_error(body: Any) -> bool:
+    """OpenAI's billing 429: `{"error": {"code" or "type": "insufficient_quota"}}`."""
+    error = body.get("error") if isinstance(body, dict) else None
+    return isinstance(error, dict) and "insufficient_quota" in (error.get("code"), error.get("type"))
 
 
 def from_stream_error(

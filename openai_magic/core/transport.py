@@ -178,6 +178,8 @@ async def send(
         )
         if response.status_code not in RETRY_STATUSES or attempt >= policy.max_retries:
             raise error
+        if getattr(error, "insufficient_quota", False):
+            raise error  # out of credit: retrying only repeats the bill's answer
         retry_after = errors.parse_retry_after(response.headers)
         if retry_after is not None and retry_after > policy.max_retry_after:
             raise error  # minutes or hours: tell the user instead of hanging the cell

@@ -12,7 +12,9 @@ def describe(exc: BaseException, secrets: tuple[str | None, ...] = ()) -> str:
     text = f"{type(exc).__name__}: {exc}"
     if isinstance(exc, errors.ModelNotFoundError) and getattr(exc, "suggestions", None):
         text += f" - did you mean: {', '.join(exc.suggestions[:5])}?"
-    if isinstance(exc, errors.RateLimitError):
+    if isinstance(exc, errors.RateLimitError) and exc.insufficient_quota:
+        text += " - out of credit: check the provider's plan and billing"
+    elif isinstance(exc, errors.RateLimitError):
         wait = getattr(exc, "retry_after", None)
         text += f" - retry in {math.ceil(wait)} s" if wait is not None else " - retry later"
     if isinstance(exc, errors.MissingAuthError):

@@ -29,8 +29,10 @@ class APIError(Exception):
         code: str | None = None,
         param: str | None = None,
         headers: dict[str, str] | None = None,
+        kind: str | None = None,
     ) -> None:
         super().__init__(message)
+        self.kind = kind
         self.status = status
         self.message = message
         self.code = code
@@ -39,16 +41,18 @@ class APIError(Exception):
 
     def body(self) -> dict[str, Any]:
         """The OpenAI error object for this failure."""
-        return error_body(self.status, self.message, self.code, self.param)
+        return error_body(self.status, self.message, self.code, self.param, self.kind)
 
     def response(self) -> JSONResponse:
         """A JSON response carrying this error."""
         return JSONResponse(self.body(), status_code=self.status, headers=self.headers)
 
 
-def error_body(status: int, message: str, code: str | None = None, param: str | None = None) -> dict:
-    """`{"error": {"message", "type", "param", "code"}}` as OpenAI sends it."""
-    kind = _TYPES.get(status, "server_error" if status >= 500 else "invalid_request_error")
+def error_body(
+    status: int, message: str, code: str | None = None, param: str | None = None, kind: str | None = None
+) -> dict:
+    """`{"error": {"message", "type", "param", "code"}}` as OpenAI sends it (`type` from the status)."""
+    kind = kind or _TYPES.get(status, "server_error" if status >= 500 else "invalid_request_error")
     return {"error": {"message": message, "type": kind, "param": param, "code": code}}
 
 

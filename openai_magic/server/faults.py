@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 
 from .errors import APIError, bad_request
 
-STATUS_KINDS = {"429", "500", "502", "503", "504"}
+STATUS_KINDS = {"429", "500", "502", "503", "504", "quota"}
 STREAM_KINDS = {"drop", "malformed", "stall", "error-event", "truncate"}
 _STATUS_CODES = {
     429: "rate_limit_exceeded",
@@ -62,7 +62,10 @@ class Fault:
         return code
 
     def status_error(self) -> APIError:
-        """The HTTP error of a status fault (`429`, `5xx`)."""
+        """The HTTP error of a status fault (`429`, `quota`, `5xx`)."""
+        if self.kind == "quota":  # OpenAI's "out of credit": a 429 that no retry can fix
+            message = "You exceeded your current quota, please check your plan and billing details."
+            return APIError(429, message, code="insufficient_quota", kind="insufficient_quota")
         status = int(self.kind)
         headers = {}
         if status == 429 or (status == 503 and "retry_after" in self.params):
