@@ -71,10 +71,7 @@ QUICKSTART = [
     ),
     M("## Keep the answer in a variable\n\n`-o NAME` stores the answer text in the notebook's namespace."),
     C("%%chat -o answer\nWrite a short poem about notebooks."),
-    C(
-        "first_line = answer.strip().splitlines()[0]\n"
-        'print(f"{len(answer.split())} words captured; first line: {first_line}")'
-    ),
+    C('print(f"{len(answer.split())} words captured, starting with {answer[:40]!r}")'),
     M(
         "## Code straight into the next cell\n"
         "\n"
@@ -119,7 +116,7 @@ CONTROL_PANEL = [
     ),
     C(
         'answer = await panel.send("Suggest three small weekend projects for learning Python.")\n'
-        "print(answer.strip().splitlines()[0])"
+        "print(answer[:200])"
     ),
     M(
         "The panel's thread is the same conversation `%%chat -c planning` continues, so a cell can\n"
