@@ -13,6 +13,13 @@ CUSTOM = "custom base URL"
 STYLE = """<style>
 .openai-magic-transcript .widget-html-content { line-height: 1.5; }
 .openai-magic-transcript .widget-html-content p { margin: 0.4em 0; }
+.openai-magic-transcript table { border-collapse: collapse; margin: 0.4em 0; }
+.openai-magic-transcript th, .openai-magic-transcript td {
+  border: 1px solid var(--jp-border-color2, #ddd); padding: 2px 8px; line-height: 1.4;
+}
+.openai-magic-transcript pre {
+  background: var(--jp-layout-color2, #f5f5f5); padding: 6px 8px; line-height: 1.35; overflow-x: auto;
+}
 </style>"""
 
 
