@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from browser_support import clean_env
+from browser_support import kernel_env
 from jupyter_client import KernelManager
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -79,7 +79,7 @@ class Kernel:
 
     def __init__(self, cwd: Path, **env: str) -> None:
         self.km = KernelManager(kernel_name="python3")
-        self.km.start_kernel(env=clean_env(**env), cwd=str(cwd))
+        self.km.start_kernel(env=kernel_env(**env), cwd=str(cwd))
         self.kc = self.km.client()
         self.kc.start_channels()
         self.kc.wait_for_ready(timeout=120)

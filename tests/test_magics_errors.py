@@ -7,7 +7,7 @@ import subprocess
 import sys
 
 import pytest
-from browser_support import clean_env
+from browser_support import kernel_env
 from conftest import SENTINEL_KEY
 from magics_kernel import Kernel
 
@@ -203,7 +203,7 @@ def test_terminal_ipython_streams_plain_text(demo_server, tmp_path) -> None:
     )
     result = subprocess.run(
         [sys.executable, "-m", "IPython", "--quick", "--no-banner", "--colors=nocolor", "-c", code],
-        env=clean_env(OPENAI_MAGIC_DEMO_URL=demo_server.base_url),
+        env=kernel_env(OPENAI_MAGIC_DEMO_URL=demo_server.base_url),
         cwd=tmp_path,
         capture_output=True,
         text=True,
