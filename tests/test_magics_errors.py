@@ -62,9 +62,18 @@ def test_empty_prompt_is_an_error_not_a_request(kernel, code: str) -> None:
     assert not cell.displays
 
 
+UNKNOWN_PROVIDER = (
+    "%chat -p nosuchprovider hello",
+    "%models -p nosuchprovider",
+    "%chat_panel -p nosuchprovider",
+)
+
+
 def test_unknown_provider_and_model(kernel) -> None:
-    cell = quiet(kernel.run("%chat -p nosuchprovider hello"))
-    assert one_line(cell.stderr).startswith("Unknown provider: unknown provider 'nosuchprovider'")
+    for code in UNKNOWN_PROVIDER:
+        cell = quiet(kernel.run(code))
+        assert one_line(cell.stderr).startswith("Unknown provider: unknown provider 'nosuchprovider'"), code
+        assert not cell.displays, code
     model = quiet(kernel.run("%chat -m demo-chatt hello"))
     line = one_line(model.stderr)
     assert line.startswith("ModelNotFoundError: ") and "did you mean: demo-chat" in line

@@ -134,7 +134,10 @@ class ChatMagics(Magics):
         from .options import default_provider, resolve_provider
 
         if name:
-            return resolve_provider(name)
+            try:
+                return resolve_provider(name)
+            except KeyError as exc:
+                raise _Usage(f"Unknown provider: {exc.args[0]}") from None
         provider, is_demo = default_provider()
         if is_demo and not _state["demo_notice"]:
             _state["demo_notice"] = True
@@ -242,10 +245,7 @@ class ChatMagics(Magics):
         if not prompt.strip():
             raise _Usage("Empty prompt: nothing was sent. Write the prompt after the options or in the cell.")
         opts.media = self._media(args.media or [])
-        try:
-            provider = self._provider(opts.provider)
-        except KeyError as exc:
-            raise _Usage(f"Unknown provider: {exc.args[0]}") from None
+        provider = self._provider(opts.provider)
         opts.api_key = self._key(provider)
         if not opts.resolved_model(provider):
             opts.model = self._first_model(provider, opts)
@@ -381,9 +381,6 @@ class ChatMagics(Magics):
         except _Usage as exc:
             _line(str(exc))
             return
-        except KeyError as exc:
-            _line(f"Unknown provider: {exc.args[0]}")
-            return
         key = self._key(provider)
         try:
             models = bridge.run(provider.get_models_async(api_key=key))
@@ -469,9 +466,6 @@ class ChatMagics(Magics):
         except _Usage as exc:
             _line(str(exc))
             return
-        except KeyError as exc:
-            _line(f"Unknown provider: {exc.args[0]}")
-            return
         from .options import provider_label
 
         label = provider_label(provider)
@@ -505,6 +499,8 @@ class ChatMagics(Magics):
         """Show the ipywidgets ChatPanel (same conversations and options as the magics)."""
         try:
             args = self._parse(self.chat_panel, line)
+            provider = args.provider or self.provider
+            key = self._key(self._provider(provider)) if provider else None
         except _Usage as exc:
             _line(str(exc))
             return None
@@ -515,12 +511,6 @@ class ChatMagics(Magics):
         params: dict[str, Any] = {}
         if args.conversation:
             params["conversation"] = args.conversation
-        provider = args.provider or self.provider
-        try:
-            key = self._key(self._provider(provider)) if provider else None
-        except KeyError as exc:
-            _line(f"Unknown provider: {exc.args[0]}")
-            return None
         panel = ChatPanel(provider=provider, model=args.model or self.model, api_key=key, **params)
         display(panel)
         return None
