@@ -138,6 +138,10 @@ def test_panel_send_streams_and_stop_keeps_partial(lab, page) -> None:
         wait_count(page, panel, FOOTER, before)
         wait_text(page, panel.locator(FOOTER).nth(before))
         assert new.locator("table").count() >= 1
+        # Code blocks are highlighted in the panel too (HTML widgets get no highlighter from JupyterLab).
+        code = new.locator("pre").first
+        assert code.locator("span[style]").count() >= 3
+        code.screenshot(path=str(ARTIFACTS / "panel-code.png"))
 
         # Stop a long answer, in a fresh thread so it has the transcript to itself: it ends, marked
         # interrupted, and the partial answer stays.

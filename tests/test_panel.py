@@ -472,3 +472,13 @@ async def test_provider_dropdown_and_custom_base_url(demo_server):
     assert panel.provider_label == demo_server.base_url and panel.model == "demo-chat"
     assert "4 models" in panel.ui.models_status.value
     assert await panel.send("hello from a custom URL")
+
+
+def test_code_blocks_are_highlighted_and_stay_escaped():
+    view = AnswerView()
+    view.block(0, '```python\ndef f(x):\n    return "<script>" + x\n```\n')
+    block = view.text_html
+    assert '<span style="' in block and ">def</span>" in block  # Pygments colours, inline (no stylesheet)
+    assert "<script>" not in block and "&lt;script&gt;" in block
+    view.block(1, "```no-such-language\n<b>raw</b>\n```\n")
+    assert "<b>raw</b>" not in view.text_html and "&lt;b&gt;raw&lt;/b&gt;" in view.text_html

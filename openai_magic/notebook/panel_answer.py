@@ -11,12 +11,31 @@ import ipywidgets as widgets
 from .render import Sink
 
 
+def highlight_code(code: str, lang: str, _attrs: Any = None) -> str:
+    """Pygments spans with inline styles for a fenced block; "" (plain, escaped) for unknown languages.
+
+    JupyterLab highlights code in Markdown outputs, but not inside HTML widgets, so the panel does it.
+    Pygments comes with IPython.
+    """
+    from pygments import highlight
+    from pygments.formatters import HtmlFormatter
+    from pygments.lexers import get_lexer_by_name
+    from pygments.util import ClassNotFound
+
+    try:
+        lexer = get_lexer_by_name(lang.strip() or "text")
+    except ClassNotFound:
+        return ""  # markdown-it escapes and shows the code as is
+    return highlight(code, lexer, HtmlFormatter(nowrap=True, noclasses=True))
+
+
 @lru_cache(maxsize=1)
 def _safe_parser() -> Any:
     """The shared parser's rules, raw HTML off: an HTML widget (unlike Markdown output) is not sanitized."""
     from markdown_it import MarkdownIt
 
-    return MarkdownIt("commonmark", {"html": False}).enable(["table", "strikethrough"])
+    options = {"html": False, "highlight": highlight_code}
+    return MarkdownIt("commonmark", options).enable(["table", "strikethrough"])
 
 
 class AnswerView(widgets.VBox, Sink):
