@@ -191,6 +191,7 @@ async def test_unknown_model_suggests_close_matches(P, stream):
         await run(P, model="demo-chta", stream=stream)
     assert info.value.status_code == 404
     assert "demo-chat" in info.value.suggestions
+    assert "demo-reasoner" in info.value.available  # the listing, for a hint when nothing is close
     assert "demo-chta" in str(info.value)
 
 

@@ -77,6 +77,7 @@ def test_unknown_provider_and_model(kernel) -> None:
     model = quiet(kernel.run("%chat -m demo-chatt hello"))
     line = one_line(model.stderr)
     assert line.startswith("ModelNotFoundError: ") and "did you mean: demo-chat" in line
+    assert line.count("did you mean") == 1  # core gives the facts, one formatter words them
     assert not model.markdown
 
 

@@ -89,6 +89,11 @@ def test_error_lines() -> None:
     assert describe(errors.ModelNotFoundError("no model x", suggestions=["a", "b"])) == (
         "ModelNotFoundError: no model x - did you mean: a, b?"
     )
+    assert describe(errors.ModelNotFoundError("no model x", available=["a", "b"])) == (
+        "ModelNotFoundError: no model x (available: a, b)"
+    )
+    many = [f"m{i}" for i in range(10)]
+    assert describe(errors.ModelNotFoundError("x", available=many)).endswith("m7, ...)")
     assert describe(errors.RateLimitError("slow", retry_after=2.1)).endswith("retry in 3 s")
     assert describe(errors.RateLimitError("slow")).endswith("retry later")
     assert describe(errors.RateLimitError("no credit", insufficient_quota=True)).endswith(

@@ -42,11 +42,20 @@ class AuthenticationError(ProviderError):
 
 
 class ModelNotFoundError(ProviderError):
-    """404 for a model; `suggestions` lists close matches when they were cheap to find."""
+    """404 for a model; `suggestions` lists close matches and `available` the listed models, when
+    they were cheap to find (`describe` in the notebook layer turns them into a hint)."""
 
-    def __init__(self, message: str, *, suggestions: list[str] | None = None, **kwargs: Any) -> None:
+    def __init__(
+        self,
+        message: str,
+        *,
+        suggestions: list[str] | None = None,
+        available: list[str] | None = None,
+        **kwargs: Any,
+    ) -> None:
         super().__init__(message, **kwargs)
         self.suggestions = suggestions or []
+        self.available = available or []
 
 
 class RateLimitError(ProviderError):

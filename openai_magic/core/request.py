@@ -55,20 +55,18 @@ class Call:
         try:
             return await transport.send(self.client, request, policy=self.policy, secrets=self.secrets)
         except errors.ModelNotFoundError as exc:
-            exc.suggestions = await self._suggestions(body.get("model"))
-            if exc.suggestions:
-                exc.message += f"; did you mean {', '.join(exc.suggestions)}?"
-                exc.args = (exc.message,)
+            exc.available = await self._listed_models()
+            model = body.get("model")
+            if isinstance(model, str) and model:
+                exc.suggestions = difflib.get_close_matches(model, exc.available, n=3, cutoff=0.5)
             raise
 
-    async def _suggestions(self, model: Any) -> list[str]:
-        if not isinstance(model, str) or not model:
-            return []
+    async def _listed_models(self) -> list[str]:
+        """The provider's models (cached), for hints on an unknown model; [] when they can't be had."""
         try:
-            available = await self.provider.get_models_async(api_key=self.key, api_base=self.base)
+            return await self.provider.get_models_async(api_key=self.key, api_base=self.base)
         except errors.ProviderError:
             return []
-        return difflib.get_close_matches(model, available, n=3, cutoff=0.5)
 
     async def _json(self, response: httpx.Response) -> Any:
         try:

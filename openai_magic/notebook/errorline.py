@@ -10,8 +10,11 @@ def describe(exc: BaseException, secrets: tuple[str | None, ...] = ()) -> str:
     from ..core import errors
 
     text = f"{type(exc).__name__}: {exc}"
-    if isinstance(exc, errors.ModelNotFoundError) and getattr(exc, "suggestions", None):
+    if isinstance(exc, errors.ModelNotFoundError) and exc.suggestions:
         text += f" - did you mean: {', '.join(exc.suggestions[:5])}?"
+    elif isinstance(exc, errors.ModelNotFoundError) and exc.available:
+        more = ", ..." if len(exc.available) > 8 else ""
+        text += f" (available: {', '.join(exc.available[:8])}{more})"
     if isinstance(exc, errors.RateLimitError) and exc.insufficient_quota:
         text += " - out of credit: check the provider's plan and billing"
     elif isinstance(exc, errors.RateLimitError):

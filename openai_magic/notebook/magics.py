@@ -308,8 +308,6 @@ class ChatMagics(Magics):
             outcome = "interrupted"
         except errors.ProviderError as exc:
             outcome = type(exc).__name__
-            with contextlib.suppress(KeyboardInterrupt):
-                self._suggest(exc, provider, opts.api_key)
             message = describe(exc, (opts.api_key,))
             with deferred_interrupts(reraise=False):
                 renderer.extend(exc.partial_text or "")
@@ -342,25 +340,6 @@ class ChatMagics(Magics):
         if chosen:
             print(f"Using model {chosen} (the first the server lists; choose with -m).", flush=True)
         return chosen
-
-    def _suggest(self, exc: Any, provider: Any, api_key: str | None) -> None:
-        from ..core import bridge, errors
-
-        if not isinstance(exc, errors.ModelNotFoundError) or exc.suggestions:
-            return
-        import difflib
-
-        wanted = str(exc)
-        try:
-            models = bridge.run(provider.get_models_async(api_key=api_key))
-        except Exception:
-            return
-        asked = next((m for m in re.findall(r"[\w./:-]+", wanted) if m not in models), "")
-        for token in re.findall(r"'([^']+)'|\"([^\"]+)\"|`([^`]+)`", wanted):
-            asked = next((t for t in token if t), asked)
-        exc.suggestions = difflib.get_close_matches(asked, models, n=3, cutoff=0.3) if asked else []
-        if not exc.suggestions:
-            exc.message += f" (available: {', '.join(models[:8])}{', ...' if len(models) > 8 else ''})"
 
     # -- %models --------------------------------------------------------------------------------
 
