@@ -26,8 +26,6 @@ FORMATS = ("markdown", "text", "code", "html", "json")
 SAMPLING = ("temperature", "top_p", "max_tokens", "stop", "seed")
 DEFAULT_CONVERSATION = "default"
 
-_custom_cache: dict[str, Any] = {}
-
 
 @dataclass
 class ChatOptions:
@@ -143,16 +141,10 @@ def provider_label(provider: Any) -> str:
 
 
 def resolve_provider(name_or_url: str) -> Any:
-    """`providers.get`, reusing one class per custom base URL (so model lists stay cached)."""
+    """`providers.get` (one class per base URL, so model lists stay cached), imported on first use."""
     from ..core import providers
 
-    text = name_or_url.strip()
-    if text.startswith(("http://", "https://")):
-        key = text.rstrip("/")
-        if key not in _custom_cache:
-            _custom_cache[key] = providers.get(key)
-        return _custom_cache[key]
-    return providers.get(text)
+    return providers.get(name_or_url)
 
 
 def default_provider() -> tuple[Any, bool]:
