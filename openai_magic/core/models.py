@@ -3,12 +3,9 @@
 from __future__ import annotations
 
 import hashlib
-import json
 import re
 import threading
 from typing import Any
-
-import httpx
 
 from . import errors, transport
 
@@ -45,16 +42,9 @@ async def fetch_models(provider: Any, base: str, key: str | None) -> tuple[list[
         client, request, policy=provider.retry_policy(0), secrets=(key,), context="listing models: "
     )
     try:
-        raw = await response.aread()
-    except httpx.HTTPError as exc:
-        raise transport.transport_error(exc, secrets=(key,), what="listing models") from None
+        body = await transport.read_json(response, label=provider.label, secrets=(key,))
     finally:
         await response.aclose()
-    try:
-        body = json.loads(raw)
-    except ValueError:
-        text = errors.redact(raw.decode("utf-8", "replace"), key)
-        raise errors.ResponseError(f"model list is not JSON: {errors.error_message(text)}") from None
     return parse_models(provider, body)
 
 

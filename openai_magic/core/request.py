@@ -68,29 +68,10 @@ class Call:
         except errors.ProviderError:
             return []
 
-    async def _json(self, response: httpx.Response) -> Any:
-        try:
-            raw = await response.aread()
-        except httpx.HTTPError as exc:
-            raise transport.transport_error(exc, secrets=self.secrets) from None
-        try:
-            return json.loads(raw)
-        except ValueError:
-            kind = response.headers.get("content-type", "no content type").split(";")[0]
-            # Redacted before it is cut short (a cut could leave half a key that no longer matches).
-            whole = errors.redact(raw.decode("utf-8", "replace"), *self.secrets)
-            text = errors.error_message(whole, "an empty body")
-            problem = "malformed JSON" if "json" in kind else f"{kind} instead of JSON"
-            raise errors.ResponseError(
-                errors.redact(f"{self.label} sent {problem}: {text}", *self.secrets),
-                status_code=response.status_code,
-                body=whole[:2000],
-            ) from None
-
     async def images(self, body: dict[str, Any], alt: str) -> AsyncIterator[Any]:
         response = await self._open(f"{self.base}/images/generations", body, False)
         try:
-            reply = await self._json(response)
+            reply = await transport.read_json(response, label=self.label, secrets=self.secrets)
         finally:
             await response.aclose()
         if isinstance(reply, dict) and reply.get("error"):
@@ -122,7 +103,7 @@ class Call:
                 async for item in self._stream(response, body["model"]):
                     yield item
                 return
-            reply = await self._json(response)
+            reply = await transport.read_json(response, label=self.label, secrets=self.secrets)
         finally:
             await response.aclose()
         model, items = parse.message_items(reply, self.secrets)
@@ -292,17 +273,9 @@ def _check_sse_start(
     head = raw.lstrip()[:16]
     if head.startswith((b"data:", b":", b"event:", b"id:", b"retry:")):
         return
-    whole = errors.redact(raw.decode("utf-8", "replace"), *secrets)
-    text = errors.error_message(whole[:2000], "an empty body")
-    raise errors.ResponseError(
-        errors.redact(
-            f"expected an event stream from {label} but got {kind.split(';')[0] or 'no content type'}: "
-            + text,
-            *secrets,
-        ),
-        status_code=response.status_code,
-        body=whole[:2000],
-    )
+    got = kind.split(";")[0] or "no content type"
+    problem = f"expected an event stream from {label} but got {got}"
+    raise transport.unexpected_body(raw, response, problem, secrets)
 
 
 def _b64_head(payload: str) -> bytes:

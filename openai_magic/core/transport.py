@@ -133,6 +133,34 @@ def _retryable_transport(exc: Exception) -> bool:
     )
 
 
+def unexpected_body(
+    raw: bytes, response: httpx.Response, problem: str, secrets: tuple[str | None, ...] = ()
+) -> errors.ResponseError:
+    """A 2xx whose body is not what was asked for, as an error quoting the server's text.
+
+    The text is redacted before it is cut short: a cut could leave half a key that no longer matches.
+    """
+    whole = errors.redact(raw.decode("utf-8", "replace"), *secrets)
+    text = errors.error_message(whole, "an empty body")
+    return errors.ResponseError(
+        errors.redact(f"{problem}: {text}", *secrets), status_code=response.status_code, body=whole[:2000]
+    )
+
+
+async def read_json(response: httpx.Response, *, label: str, secrets: tuple[str | None, ...] = ()) -> Any:
+    """The reply's JSON body; an unreadable or non-JSON body (an HTML proxy page...) is a typed error."""
+    try:
+        raw = await response.aread()
+    except httpx.HTTPError as exc:
+        raise transport_error(exc, secrets=secrets) from None
+    try:
+        return json.loads(raw)
+    except ValueError:
+        kind = response.headers.get("content-type", "no content type").split(";")[0]
+        problem = "malformed JSON" if "json" in kind else f"{kind} instead of JSON"
+        raise unexpected_body(raw, response, f"{label} sent {problem}", secrets) from None
+
+
 async def read_error_body(response: httpx.Response) -> Any:
     """The parsed JSON error body, or its text when it is not JSON."""
     try:
@@ -197,6 +225,8 @@ __all__ = [
     "get_client",
     "make_timeout",
     "read_error_body",
+    "read_json",
     "send",
     "transport_error",
+    "unexpected_body",
 ]
