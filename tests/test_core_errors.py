@@ -311,3 +311,12 @@ def test_odd_shapes_never_crash():
         {"choices": [{"message": {"content": [{"type": "text", "text": "a"}, "b"]}}]}
     )
     assert items == ["ab"]
+
+
+def test_out_of_credit_reported_inside_a_reply_is_marked_too():
+    """Gateways also send OpenAI's billing error as an error object in a 200 reply or stream."""
+    billing = {"message": "You exceeded your current quota", "type": "insufficient_quota", "code": None}
+    error = errors.from_stream_error(billing, partial_text="so far")
+    assert isinstance(error, errors.RateLimitError) and error.insufficient_quota
+    assert error.partial_text == "so far"
+    assert not errors.from_stream_error({"message": "slow down", "code": 429}).insufficient_quota

@@ -283,7 +283,8 @@ def from_stream_error(
     body = redact_value(body, *secrets)
     text = error_message(body, fallback="the server reported an error mid-stream")
     message = redact(f"stream error: {text}", *secrets)
-    return cls(message, status_code=status, body=body, partial_text=partial_text)
+    extra = {"insufficient_quota": _is_quota_error(body)} if cls is RateLimitError else {}
+    return cls(message, status_code=status, body=body, partial_text=partial_text, **extra)
 
 
 __all__ = [
