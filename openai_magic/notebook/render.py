@@ -11,9 +11,9 @@ Usage::
 
     from openai_magic.notebook.render import BlockStream, DisplaySink, StreamRenderer
 
-    blocks = BlockStream()                 # the splitter alone (the panel uses this)
+    blocks = BlockStream()                 # the splitter alone
     blocks.feed("# Title\\n\\nsome para")
-    blocks.changed_blocks()                # [(index, html), ...] since the last call
+    blocks.changed_sources()               # [(index, source), ...] since the last call
     blocks.close()
 
     renderer = StreamRenderer(DisplaySink(), metadata={"provider": "Demo"})
@@ -88,7 +88,6 @@ class BlockStream:
         self._dirty = False
         self._closed = False
         self._shown: list[str] = []
-        self._html: dict[int, tuple[str, str]] = {}
 
     @property
     def text(self) -> str:
@@ -108,11 +107,8 @@ class BlockStream:
         self._frozen.extend(split_blocks(self._tail))
         self._tail = ""
         whole = "".join(self._frozen)
-        if len(self._frozen) > 1 and to_html(whole) != "".join(
-            self._block_html(i) for i in range(len(self._frozen))
-        ):
+        if len(self._frozen) > 1 and to_html(whole) != "".join(to_html(b) for b in self._frozen):
             self._frozen = [whole]
-            self._html.clear()
 
     def _update(self) -> None:
         if not self._dirty:
@@ -131,12 +127,6 @@ class BlockStream:
         self._update()
         return self._frozen + ([self._tail] if self._tail else [])
 
-    @property
-    def complete(self) -> int:
-        """How many leading blocks are complete (all of them once closed)."""
-        self._update()
-        return len(self._frozen)
-
     def changed_sources(self) -> list[tuple[int, str]]:
         """(index, source) of blocks that differ from the last call; "" for blocks that vanished."""
         current = self.blocks
@@ -144,21 +134,6 @@ class BlockStream:
         changed += [(i, "") for i in range(len(current), len(self._shown)) if self._shown[i]]
         self._shown = current + [""] * max(0, len(self._shown) - len(current))
         return changed
-
-    def changed_blocks(self) -> list[tuple[int, str]]:
-        """Like `changed_sources`, as HTML (for widget sinks)."""
-        return [(i, self._source_html(i, s)) for i, s in self.changed_sources()]
-
-    def _block_html(self, index: int) -> str:
-        return self._source_html(index, self._frozen[index])
-
-    def _source_html(self, index: int, source: str) -> str:
-        cached = self._html.get(index)
-        if cached is not None and cached[0] == source:
-            return cached[1]
-        rendered = to_html(source) if source else ""
-        self._html[index] = (source, rendered)
-        return rendered
 
 
 # -- small renderings shared with the panel -------------------------------------------------------
