@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from browser_support import kernel_env
+from envs import kernel_env
 from jupyter_client import KernelManager
 
 ROOT = Path(__file__).resolve().parents[1]

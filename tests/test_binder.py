@@ -12,7 +12,7 @@ import sys
 import tomllib
 from pathlib import Path
 
-from browser_support import ROOT, kernel_env
+from envs import ROOT, kernel_env
 
 BINDER = ROOT / "binder"
 

@@ -7,18 +7,17 @@ from typing import Any
 
 import nbformat
 import pytest
-from browser_support import (
-    ARTIFACTS,
+from browser_page import (
     chromium_page,
-    copy_notebooks,
-    jupyterlab,
-    kernel_env,
     open_notebook,
     run_all_cells,
+    save_element,
     save_screenshot,
     screenshot_on_failure,
-    wait_all_cells_ran,
 )
+from envs import kernel_env
+from lab_server import jupyter
+from notebook_run import copy_notebooks
 
 pytestmark = [pytest.mark.browser, pytest.mark.timeout(300)]
 
@@ -41,8 +40,7 @@ def open_and_run(page: Any, lab: Any, name: str) -> None:
     """Open a notebook full width, Run All, and wait until every cell has run."""
     open_notebook(page, lab, name)
     hide_sidebar(page)
-    run_all_cells(page)
-    wait_all_cells_ran(page, code_cell_count(lab.root / name))
+    run_all_cells(page, name, code_cell_count(lab.root / name))
 
 
 def text_length(locator: Any) -> int:
@@ -59,14 +57,14 @@ def lab(tmp_path_factory: pytest.TempPathFactory):
     root = copy_notebooks(work / "notebooks")
     with DemoServer(pace=0.01) as server:
         env = kernel_env(OPENAI_MAGIC_DEMO_URL=server.base_url)
-        with jupyterlab(root, env, work) as running:
+        with jupyter(root, env, work, "lab") as running:
             yield running
 
 
 @pytest.fixture(scope="module")
 def page(lab):
     """One headless Chromium page for the module."""
-    with chromium_page(ARTIFACTS) as browser_page:
+    with chromium_page() as browser_page:
         yield browser_page
 
 
@@ -89,7 +87,7 @@ def test_quickstart_streams_rendered_markdown(lab, page) -> None:
         inserted = code_source.locator("xpath=following-sibling::div[contains(@class,'jp-CodeCell')][1]")
         assert "def " in inserted.locator(".jp-InputArea-editor").inner_text()
         page.evaluate("(el) => el.scrollIntoView({block: 'start'})", chat_cell.element_handle())
-        save_screenshot(page, ARTIFACTS, "quickstart.png", docs_name="chat.png")
+        save_screenshot(page, "quickstart.png", docs_name="chat.png")
 
 
 def wait_count(page: Any, panel: Any, selector: str, more_than: int) -> None:
@@ -141,7 +139,7 @@ def test_panel_send_streams_and_stop_keeps_partial(lab, page) -> None:
         # Code blocks are highlighted in the panel too (HTML widgets get no highlighter from JupyterLab).
         code = new.locator("pre").first
         assert code.locator("span[style]").count() >= 3
-        code.screenshot(path=str(ARTIFACTS / "panel-code.png"))
+        save_element(code, "panel-code.png")
 
         # Stop a long answer, in a fresh thread so it has the transcript to itself: it ends, marked
         # interrupted, and the partial answer stays.
@@ -156,7 +154,7 @@ def test_panel_send_streams_and_stop_keeps_partial(lab, page) -> None:
         wait_text(page, long_answer, more_than=300)
         stop = panel.locator("button.openai-magic-stop")
         assert stop.is_enabled()
-        save_screenshot(page, ARTIFACTS, "panel-streaming.png")
+        save_screenshot(page, "panel-streaming.png")
         stop.click()
         wait_text(page, panel.locator(ERROR).nth(0), contains="interrupted")
         send_button = panel.locator("button.openai-magic-send")
@@ -165,11 +163,11 @@ def test_panel_send_streams_and_stop_keeps_partial(lab, page) -> None:
         assert len(partial) > 300
         # The picture for the README: the panel with the stopped answer, its "interrupted" line, the controls.
         page.evaluate("(el) => el.scrollIntoView({block: 'start'})", panel.element_handle())
-        save_screenshot(page, ARTIFACTS, "panel.png", docs_name="panel.png")
+        save_screenshot(page, "panel.png", docs_name="panel.png")
         # The kernel stays usable, and the stopped answer no longer grows: ask again and wait for the end.
         send(panel, "One more short question: what is a list?")
         wait_count(page, panel, FOOTER, 1)
         wait_text(page, panel.locator(FOOTER).nth(1))
         assert long_answer.inner_text() == partial
         page.evaluate("(el) => el.scrollIntoView({block: 'end'})", send_button.element_handle())
-        save_screenshot(page, ARTIFACTS, "panel-after.png")
+        save_screenshot(page, "panel-after.png")

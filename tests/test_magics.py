@@ -7,6 +7,8 @@ import shutil
 import pytest
 from magics_kernel import ROOT, Kernel
 
+pytestmark = pytest.mark.kernel
+
 
 @pytest.fixture(scope="module")
 def kernel(tmp_path_factory, demo_server):

@@ -7,9 +7,11 @@ import subprocess
 import sys
 
 import pytest
-from browser_support import kernel_env
 from conftest import SENTINEL_KEY
+from envs import kernel_env
 from magics_kernel import Kernel
+
+pytestmark = pytest.mark.kernel
 
 
 @pytest.fixture(scope="module")

@@ -10,16 +10,18 @@ from pathlib import Path
 
 import nbformat
 import pytest
-from browser_support import (
+from envs import kernel_env
+from notebook_run import (
     NOTEBOOK_NAMES,
     NOTEBOOKS,
     Executed,
     copy_notebooks,
     execute_notebook,
-    kernel_env,
     mime_types,
     output_text,
 )
+
+pytestmark = pytest.mark.kernel
 
 WIDGET_VIEW = "application/vnd.jupyter.widget-view+json"
 QUICKSTART = "01_quickstart.ipynb"

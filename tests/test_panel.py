@@ -21,6 +21,8 @@ PNG = base64.b64decode(
     "iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mNk+M9QDwADhgGAWjR9awAAAABJRU5ErkJggg=="
 )
 
+pytestmark = pytest.mark.panel
+
 
 def answers(panel: ChatPanel) -> list[AnswerView]:
     """Every AnswerView in the transcript, in order (compare columns flattened)."""

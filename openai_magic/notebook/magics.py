@@ -300,10 +300,14 @@ class ChatMagics(Magics):
             request = provider.create_async_generator(**opts.request_kwargs(messages, provider))
             stream = bridge.iterate(with_ticks(request, self.throttle))
             for item in stream:
-                if item is TICK:
-                    renderer.tick()
-                else:
-                    renderer.add(item)
+                # One item is handled whole or not at all: an interrupt that lands between storing a
+                # delta and showing it would make the -o text, the thread and the output disagree.
+                # The wait for the next item (inside the bridge) stays interruptible at once.
+                with deferred_interrupts():
+                    if item is TICK:
+                        renderer.tick()
+                    else:
+                        renderer.add(item)
         except KeyboardInterrupt:
             outcome = "interrupted"
         except errors.ProviderError as exc:
