@@ -45,6 +45,7 @@ from .log_schema import (
     like_terms,
     migrate,
     split_image,
+    use_wal,
     write_transaction,
 )
 from .log_view import as_json, as_table
@@ -162,7 +163,7 @@ class TurnLog:
         self.path.parent.mkdir(parents=True, exist_ok=True)
         conn = sqlite3.connect(self.path, timeout=self.timeout, isolation_level=None, check_same_thread=False)
         try:
-            conn.execute("PRAGMA journal_mode = WAL")
+            use_wal(conn, self.timeout)
             conn.execute("PRAGMA synchronous = NORMAL")  # WAL: durable across crashes, no fsync per turn
             version = migrate(conn)
             if version > len(MIGRATIONS):

@@ -13,6 +13,7 @@ import base64
 import binascii
 import hashlib
 import sqlite3
+import time
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from functools import cache
@@ -73,6 +74,28 @@ def write_transaction(conn: sqlite3.Connection) -> Iterator[None]:
         if conn.in_transaction:  # a failed COMMIT (disk full) may have rolled back already
             conn.execute("ROLLBACK")
         raise
+
+
+def use_wal(conn: sqlite3.Connection, timeout: float) -> None:
+    """Put the file in WAL mode (readers never block the writer; it stays set in the file).
+
+    Switching a new file needs its exclusive lock, and SQLite gives up on that at once, without
+    its busy handler, when another process is opening the same new file: so retry, but only
+    within the connection's own busy timeout.
+    """
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            # Returns the mode kept instead where the file system cannot do WAL: the log works on.
+            conn.execute("PRAGMA journal_mode = WAL")
+            return
+        except sqlite3.OperationalError as exc:
+            if (
+                not getattr(exc, "sqlite_errorname", "").startswith("SQLITE_BUSY")
+                or time.monotonic() > deadline
+            ):
+                raise
+        time.sleep(0.005)
 
 
 def user_version(conn: sqlite3.Connection) -> int:
@@ -220,6 +243,7 @@ __all__ = [
     "like_terms",
     "migrate",
     "split_image",
+    "use_wal",
     "user_version",
     "write_transaction",
 ]
