@@ -5,6 +5,7 @@ from __future__ import annotations
 import base64
 import contextlib
 import dataclasses
+import hashlib
 import json
 import os
 import sqlite3
@@ -26,7 +27,7 @@ from openai_magic.notebook.log import (
     default_path,
     url_host,
 )
-from openai_magic.notebook.log_schema import MIGRATIONS, fts5_available, migrate, user_version
+from openai_magic.notebook.log_schema import MIGRATIONS, fts5_available, migrate, split_image, user_version
 
 PNG = base64.b64decode(
     "iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mP8z8BQDwAEhQGAhKmMIQAAAABJRU5ErkJggg=="
@@ -176,6 +177,27 @@ def test_images_are_stored_once_and_the_row_keeps_a_reference(tmp_path: Path, lo
     assert db.execute("SELECT count(*) FROM images").fetchone()[0] == 2
     rows = db.execute("SELECT prompt_images || images FROM turns").fetchall()
     assert all("base64" not in row[0] for row in rows)
+
+
+@pytest.mark.parametrize(
+    ("image", "mime", "data"),
+    [
+        (PNG_URI, "image/png", PNG),
+        ("data:;base64,aGk", "application/octet-stream", b"hi"),  # no type, padding left off
+        ("data:image/png;name=a.png;base64,aG\nk=", "image/png", b"hi"),
+        ("data:text/plain,a%20b", "text/plain", b"a b"),
+        ("data:image/png;base64,@@@", "image/png", b"@@@"),  # not base64: kept byte for byte
+    ],
+)
+def test_data_uris_become_bytes_under_their_hash(image: str, mime: str, data: bytes) -> None:
+    split = split_image(image)
+    assert split is not None and split[1:] == (mime, data)
+    assert split[0] == "sha256:" + hashlib.sha256(data).hexdigest()
+
+
+def test_urls_and_references_are_not_images_to_store() -> None:
+    assert split_image("https://example.com/a.png") is None and split_image("sha256:abc") is None
+    assert split_image("data:image/png;base64") is None  # no comma: not a data URI
 
 
 def test_an_unknown_outcome_is_refused(log: TurnLog) -> None:

@@ -275,7 +275,8 @@ class TurnLog:
 
     def take_notes(self) -> list[str]:
         """One-time notes (search falls back to LIKE, index rebuilt, newer schema); each given once."""
-        notes, self._notes = self._notes, []
+        with self._lock:
+            notes, self._notes = self._notes, []
         return notes
 
     def close(self) -> None:

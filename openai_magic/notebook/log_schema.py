@@ -224,7 +224,7 @@ def split_image(image: str) -> tuple[str, str, bytes] | None:
     if flags.split(";")[-1].strip().lower() == "base64":
         compact = "".join(payload.split())
         try:
-            data = base64.b64decode(compact + "=" * (-len(compact) % 4))
+            data = base64.b64decode(compact + "=" * (-len(compact) % 4), validate=True)
         except binascii.Error:  # not base64 after all: keep what was sent, byte for byte
             data = payload.encode("utf-8", "surrogateescape")
     else:
