@@ -171,3 +171,44 @@ def test_panel_send_streams_and_stop_keeps_partial(lab, page) -> None:
         assert long_answer.inner_text() == partial
         page.evaluate("(el) => el.scrollIntoView({block: 'end'})", send_button.element_handle())
         save_screenshot(page, "panel-after.png")
+
+
+@pytest.fixture(scope="module", params=["lab", "notebook"])
+def front_end(request, tmp_path_factory):
+    """JupyterLab and Jupyter Notebook 7, each with a page, over a fresh copy of notebooks/."""
+    from openai_magic.server import DemoServer
+
+    work = tmp_path_factory.mktemp(request.param)
+    root = copy_notebooks(work / "notebooks")
+    with DemoServer(pace=0.005) as server:
+        env = kernel_env(OPENAI_MAGIC_DEMO_URL=server.base_url)
+        with jupyter(root, env, work, request.param) as running, chromium_page() as browser_page:
+            yield running, browser_page
+
+
+def test_shift_enter_in_the_prompt_sends_and_never_reruns_the_cell(front_end) -> None:
+    """A real Shift+Enter key press in the panel's prompt box: the panel sends, the notebook cell is left alone."""
+    server, page = front_end
+    name = "02_control_panel.ipynb"
+    with screenshot_on_failure(page, f"shift-enter-{server.front_end}"):
+        open_notebook(page, server, name)
+        run_all_cells(page, name, code_cell_count(server.root / name))
+        panels = page.locator(".openai-magic-panel")
+        panel = panels.first
+        panel.wait_for(state="visible")
+        before = panel.locator(ANSWER).count()
+        panels_before = panels.count()
+        prompt_cell = page.locator(".jp-CodeCell", has=panel).first
+        count_before = prompt_cell.locator(".jp-InputArea-prompt").inner_text()
+        box = panel.locator(".openai-magic-prompt textarea")
+        box.click()
+        box.fill("Sent with Shift+Enter: what is a generator?")
+        box.press("Shift+Enter")
+        wait_count(page, panel, FOOTER, before)
+        wait_text(page, panel.locator(FOOTER).nth(before))
+        assert "what is a generator" in panel.locator(".openai-magic-user").last.inner_text()
+        assert box.input_value() == ""
+        # The cell did not run again: same execution count, no new panel on the page.
+        assert prompt_cell.locator(".jp-InputArea-prompt").inner_text() == count_before
+        assert panels.count() == panels_before
+        save_screenshot(page, f"panel-shift-enter-{server.front_end}.png")
