@@ -187,7 +187,7 @@ def front_end(request, tmp_path_factory):
 
 
 def test_shift_enter_in_the_prompt_sends_and_never_reruns_the_cell(front_end) -> None:
-    """A real Shift+Enter key press in the panel's prompt box: the panel sends, the notebook cell is left alone."""
+    """A real Shift+Enter in the panel's prompt box: the panel sends, the notebook cell is left alone."""
     server, page = front_end
     name = "02_control_panel.ipynb"
     with screenshot_on_failure(page, f"shift-enter-{server.front_end}"):

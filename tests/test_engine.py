@@ -1,4 +1,4 @@
-"""One turn engine for the magics and the panel: each bug the two drifted copies had, in a real kernel or panel.
+"""One turn engine for the magics and the panel: each bug the two drifted copies had, tested where it lived.
 
 Kernel bugs are tested in a real kernel; panel bugs against ChatPanel on the test's event loop.
 """
