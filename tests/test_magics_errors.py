@@ -89,7 +89,7 @@ def test_unknown_provider_and_model(kernel) -> None:
 
 
 def test_a_bad_option_stops_run_all(tmp_path, demo_server) -> None:
-    """In Run All (nbclient here, as in JupyterLab) the cell with a bad option fails; later cells never run."""
+    """In Run All (nbclient, as in JupyterLab) the cell with a bad option fails; later cells never run."""
     import nbformat
     from nbclient import NotebookClient
     from nbclient.exceptions import CellExecutionError
