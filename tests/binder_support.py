@@ -293,7 +293,10 @@ def build_image_env(plan: BuildPlan, prefix: Path) -> ImageEnv:
     minor = f"{plan.python.major}.{plan.python.minor}"
     python = find_python(minor)
     if python is None:
-        pytest.skip(f"Python {minor} (the version Binder's image runs) is not installed on this machine")
+        pytest.skip(
+            f"Python {minor}, the version Binder's image runs, is not on this machine "
+            f"(looked for python{minor} on PATH, in pyenv's versions/, /usr/local/bin and /usr/bin)"
+        )
     image = ImageEnv(plan, prefix)
     seed = " ".join(shlex.quote(f"{name}=={plan.locked[name]}") for name in BASE_PACKAGES)
     for command in [
