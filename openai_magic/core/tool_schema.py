@@ -183,7 +183,11 @@ def type_schema(hint: Any, where: str = "a value", definitions: dict[str, Schema
         if inner:
             result["additionalProperties"] = inner
         return result
-    if inspect.isclass(container) and issubclass(container, _ARRAYS) and container is not str:
+    if (
+        inspect.isclass(container)
+        and issubclass(container, _ARRAYS)
+        and not issubclass(container, str | bytes | bytearray)
+    ):
         result = {"type": "array"}
         inner = type_schema(args[0], where, definitions) if args else {}
         if inner:
@@ -256,7 +260,13 @@ def _typed_dict(hint: Any, where: str, definitions: dict[str, Schema]) -> Schema
     properties = {
         name: type_schema(_strip_required(value), where, definitions) for name, value in fields.items()
     }
-    required = [name for name in fields if name in hint.__required_keys__]
+    # The wrappers decide when the class was made with string annotations (its key sets can't tell).
+    required = [
+        name
+        for name, value in fields.items()
+        if get_origin(value) is typing.Required
+        or (name in hint.__required_keys__ and get_origin(value) is not typing.NotRequired)
+    ]
     return {"type": "object", "properties": properties, "required": required, "additionalProperties": False}
 
 
