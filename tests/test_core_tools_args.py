@@ -10,7 +10,7 @@ from typing import Any, Literal, TypedDict
 import pytest
 
 from openai_magic import tools
-from openai_magic.core import tool_args
+from openai_magic.core import tool_args, tool_calls
 
 
 class Color(enum.Enum):
@@ -183,7 +183,7 @@ def test_format_result(value, text):
 
 def test_a_long_result_is_cut_at_the_module_bound_with_a_note(monkeypatch):
     assert tools.format_result("y" * tools.MAX_RESULT_CHARS) == "y" * tools.MAX_RESULT_CHARS
-    monkeypatch.setattr(tools, "MAX_RESULT_CHARS", 10)
+    monkeypatch.setattr(tool_calls, "MAX_RESULT_CHARS", 10)
     assert tools.format_result(list(range(20))) == (
         "[0, 1, 2, \n[cut: the result has 70 characters; only the first 10 are shown]"
     )
