@@ -7,9 +7,11 @@ import _thread
 import asyncio
 import threading
 import time
+import traceback
 from typing import Any
 
 import pytest
+from conftest import SENTINEL_KEY
 from core_support import collect, of_type
 from tool_protocol_server import Reply, ToolProtocolServer, call, say
 
@@ -473,3 +475,17 @@ def test_an_interrupt_while_an_async_tool_runs_cancels_it(server, P):
         P.chat("go", tools=[stuck])
     assert cleaned.wait(30)
     assert len(server.requests) == 1
+
+
+async def test_no_frame_of_the_loop_holds_the_key(server, P):
+    # A KeyboardInterrupt from a tool travels through every frame of the loop; printed with locals
+    # (as %xmode Verbose does), none of them may show an api_key passed to the call.
+    def stop() -> None:
+        raise KeyboardInterrupt
+
+    server.play(call(("stop", {})))
+    with pytest.raises(KeyboardInterrupt) as caught:
+        await collect(P.create_async_generator("", "go", tools=[stop], api_key=SENTINEL_KEY))
+    text = "".join(traceback.TracebackException.from_exception(caught.value, capture_locals=True).format())
+    assert "_steps" in text and "_invoke" in text
+    assert SENTINEL_KEY not in text

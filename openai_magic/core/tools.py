@@ -77,11 +77,17 @@ def loop(request: Request, messages: Any, kwargs: dict[str, Any]) -> AsyncIterat
         history = list(messages)
     else:
         raise TypeError("messages must be a list of {'role', 'content'} dicts or a string")
-    return _steps(request, history, options, toolset, max_steps, confirm)
+
+    def send(messages: list[dict[str, Any]], kwargs: dict[str, Any]) -> AsyncIterator[Any]:
+        return request(messages, kwargs=kwargs)
+
+    # `request` may be a partial holding the api_key; the loop's frame (which a traceback with
+    # locals prints) holds only `send`, whose repr shows no arguments.
+    return _steps(send, history, options, toolset, max_steps, confirm)
 
 
 async def _steps(
-    request: Request,
+    send: Callable[[list[dict[str, Any]], dict[str, Any]], AsyncIterator[Any]],
     history: list[dict[str, Any]],
     options: dict[str, Any],
     toolset: Toolset,
@@ -91,7 +97,7 @@ async def _steps(
     for step in range(1, max_steps + 1):
         text: list[str] = []
         asked: list[dict[str, Any]] = []
-        reply = request(history, kwargs=options)
+        reply = send(history, options)
         try:
             async for item in reply:
                 if isinstance(item, ToolCalls):
