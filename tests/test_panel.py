@@ -104,7 +104,7 @@ async def test_model_list_loads_in_background_with_image_models_marked(make_pane
     assert labels["demo-image 🖼"] == "demo-image"
     assert labels["demo-chat"] == "demo-chat"
     assert panel.model == "demo-chat"
-    assert "4 models" in panel.ui.models_status.value
+    assert "5 models" in panel.ui.models_status.value
     panel.ui.refresh.click()
     assert "loading" in panel.ui.models_status.value
     await loaded(panel)
@@ -477,7 +477,7 @@ async def test_provider_dropdown_and_custom_base_url(demo_server):
     panel.ui.base_url.value = demo_server.base_url
     await loaded(panel)
     assert panel.provider_label == demo_server.base_url and panel.model == "demo-chat"
-    assert "4 models" in panel.ui.models_status.value
+    assert "5 models" in panel.ui.models_status.value
     assert await panel.send("hello from a custom URL")
 
 

@@ -85,7 +85,7 @@ def content_deltas(chunks: list[dict[str, Any]]) -> list[str]:
 
 def test_models_lists_every_demo_model(sdk: openai.OpenAI) -> None:
     models = {m.id: m for m in sdk.models.list()}
-    assert set(models) == {"demo-chat", "demo-reasoner", "demo-think", "demo-image"}
+    assert set(models) == {"demo-chat", "demo-reasoner", "demo-think", "demo-tools", "demo-image"}
     assert models["demo-image"].model_extra["type"] == "image"
     assert sdk.models.retrieve("demo-think").id == "demo-think"
 

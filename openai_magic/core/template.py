@@ -6,6 +6,7 @@ attributes then win), and nothing is read from the environment before a request 
 
 from __future__ import annotations
 
+import functools
 import os
 import re
 from collections.abc import AsyncIterator, Awaitable, Callable, Generator, Iterator
@@ -16,6 +17,7 @@ import httpx
 
 from . import bridge, errors, transport
 from . import models as listing
+from . import tools as tool_loop
 from .messages import Messages, last_user_text, prepare_messages
 from .request import Call
 
@@ -301,12 +303,13 @@ class OpenaiTemplate:
         Keyword arguments named in `extra_parameters` (e.g. `seed`, `tools`) go into the body;
         others are ignored, as in gpt4free. `impersonate` only sends a browser User-Agent (httpx
         cannot mimic a browser's TLS fingerprint). `timeout` is the read limit in seconds (connect
-        is capped at 10 s), a `(connect, read)` pair, or an `httpx.Timeout`.
+        is capped at 10 s), a `(connect, read)` pair, or an `httpx.Timeout`. With Python functions
+        in `tools`, runs the tool loop (`max_steps=8`, `confirm=None`; see `openai_magic.tools`).
         """
-        agen = _generate(
+        request = functools.partial(
+            _generate,
             self,
             model,
-            messages,
             proxy=proxy,
             timeout=timeout,
             media=media,
@@ -321,8 +324,11 @@ class OpenaiTemplate:
             extra_parameters=self.extra_parameters if extra_parameters is None else tuple(extra_parameters),
             extra_data=extra_data,
             max_retries=max_retries,
-            kwargs=kwargs,
         )
+        if tool_loop.has_functions(kwargs.get("tools")):
+            agen = tool_loop.loop(request, messages, kwargs)
+        else:
+            agen = request(messages, kwargs=kwargs)
         return AsyncResult(agen, precheck=lambda: self.check_auth(api_key, api_base))
 
     @hybridmethod
@@ -334,12 +340,9 @@ class OpenaiTemplate:
 
     @hybridmethod
     async def chat_async(self, prompt_or_messages: Messages | str, model: str = "", **kwargs: Any) -> str:
-        """The answer text of one chat request (reasoning and other items dropped)."""
-        parts = []
-        async for item in self.create_async_generator(model, prompt_or_messages, **kwargs):
-            if isinstance(item, str):
-                parts.append(item)
-        return "".join(parts)
+        """The answer text of one chat request (reasoning and other items dropped); with Python
+        functions in `tools=[...]`, the final answer of the tool loop."""
+        return await tool_loop.answer_text(self.create_async_generator(model, prompt_or_messages, **kwargs))
 
     @hybridmethod
     def chat(self, prompt_or_messages: Messages | str, model: str = "", **kwargs: Any) -> str:
