@@ -35,25 +35,33 @@ _FIND = """const find = (path) => Array.from(window.jupyterapp.shell.widgets('ma
 
 
 @contextlib.contextmanager
-def chromium_page(artifacts: Path = ARTIFACTS) -> Iterator[Any]:
-    """A Playwright page in headless Debian Chromium (never a downloaded browser)."""
+def chromium() -> Iterator[Any]:
+    """Headless Debian Chromium through Playwright (never a downloaded browser); one per process at a time."""
     from playwright.sync_api import sync_playwright
 
     with sync_playwright() as pw:
         browser = pw.chromium.launch(executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS)
         try:
-            context = browser.new_context(viewport={"width": 1280, "height": 1100}, device_scale_factor=1)
-            page = context.new_page()
-            page.set_default_timeout(90_000)
-            try:
-                yield page
-            except BaseException:
-                artifacts.mkdir(parents=True, exist_ok=True)
-                with contextlib.suppress(Exception):
-                    page.screenshot(path=str(artifacts / "failure.png"))
-                raise
+            yield browser
         finally:
             browser.close()
+
+
+@contextlib.contextmanager
+def new_page(browser: Any, artifacts: Path = ARTIFACTS) -> Iterator[Any]:
+    """A fresh page (own context: no shared storage) that saves a screenshot when the block fails."""
+    context = browser.new_context(viewport={"width": 1280, "height": 1100}, device_scale_factor=1)
+    page = context.new_page()
+    page.set_default_timeout(90_000)
+    try:
+        yield page
+    except BaseException:
+        artifacts.mkdir(parents=True, exist_ok=True)
+        with contextlib.suppress(Exception):
+            page.screenshot(path=str(artifacts / "failure.png"))
+        raise
+    finally:
+        context.close()
 
 
 def open_notebook(page: Any, server: Server, path: str, timeout: float = 180_000) -> None:

@@ -8,7 +8,8 @@ from typing import Any
 import nbformat
 import pytest
 from browser_page import (
-    chromium_page,
+    chromium,
+    new_page,
     open_notebook,
     run_all_cells,
     save_element,
@@ -62,9 +63,16 @@ def lab(tmp_path_factory: pytest.TempPathFactory):
 
 
 @pytest.fixture(scope="module")
-def page(lab):
-    """One headless Chromium page for the module."""
-    with chromium_page() as browser_page:
+def browser():
+    """One headless Chromium for the module (Playwright's sync API allows one at a time)."""
+    with chromium() as running:
+        yield running
+
+
+@pytest.fixture(scope="module")
+def page(lab, browser):
+    """A page for the JupyterLab tests."""
+    with new_page(browser) as browser_page:
         yield browser_page
 
 
@@ -174,7 +182,7 @@ def test_panel_send_streams_and_stop_keeps_partial(lab, page) -> None:
 
 
 @pytest.fixture(scope="module", params=["lab", "notebook"])
-def front_end(request, tmp_path_factory):
+def front_end(request, tmp_path_factory, browser):
     """JupyterLab and Jupyter Notebook 7, each with a page, over a fresh copy of notebooks/."""
     from openai_magic.server import DemoServer
 
@@ -182,7 +190,7 @@ def front_end(request, tmp_path_factory):
     root = copy_notebooks(work / "notebooks")
     with DemoServer(pace=0.005) as server:
         env = kernel_env(OPENAI_MAGIC_DEMO_URL=server.base_url)
-        with jupyter(root, env, work, request.param) as running, chromium_page() as browser_page:
+        with jupyter(root, env, work, request.param) as running, new_page(browser) as browser_page:
             yield running, browser_page
 
 
@@ -211,4 +219,10 @@ def test_shift_enter_in_the_prompt_sends_and_never_reruns_the_cell(front_end) ->
         # The cell did not run again: same execution count, no new panel on the page.
         assert prompt_cell.locator(".jp-InputArea-prompt").inner_text() == count_before
         assert panels.count() == panels_before
+        # The static copy of each panel's thread (for GitHub, nbviewer, nbconvert) is in the page but
+        # hidden while the live panel renders.
+        statics = page.locator(".openai-magic-static")
+        assert statics.count() == panels_before
+        for index in range(statics.count()):
+            statics.nth(index).wait_for(state="hidden")
         save_screenshot(page, f"panel-shift-enter-{server.front_end}.png")

@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import html
 import itertools
+import uuid
 from pathlib import Path
 from typing import Any
 
@@ -20,7 +21,7 @@ from .errorline import describe
 from .options import DEFAULT_CONVERSATION, PANEL, ChatOptions
 from .panel_answer import AnswerView, user_turn
 from .panel_controls import CUSTOM, DEFAULT, Controls
-from .panel_fallback import thread_html
+from .panel_fallback import snapshot_bundle
 from .panel_key import KeyField
 from .panel_models import ModelList
 from .plan import UnknownProviderError, plan_turn, provider_label, resolve_provider
@@ -46,7 +47,9 @@ class ChatPanel:
     ) -> None:
         self._defaults = ChatOptions.from_params(PANEL, **params)  # validates before any widget exists
         self._key = KeyField(api_key)
-        self.ui = Controls(_provider_choices(), self._key.box)
+        self._id = uuid.uuid4().hex[:16]  # names the static copy of the thread (panel_fallback.py)
+        self._shown = False
+        self.ui = Controls(_provider_choices(), self._key.box, self._id)
         self._models = ModelList(self.ui, self._key)
         self._task: asyncio.Task[Any] | None = None
         self._stopping = False
@@ -76,9 +79,28 @@ class ChatPanel:
         bundle = self.ui.root._repr_mimebundle_(**kwargs)
         if bundle:
             bundle["text/plain"] = repr(self)  # not the VBox's long repr of every child
-            # Where widgets cannot render (GitHub, nbviewer, offline HTML exports), the thread as it is.
-            bundle["text/html"] = thread_html(self.conversation, title=repr(self))
         return bundle  # type: ignore[no-any-return]
+
+    def _ipython_display_(self) -> None:
+        """The live panel, then a static copy of its thread (kept current; shown where widgets can't be)."""
+        from IPython.display import display
+
+        display(self._repr_mimebundle_(), raw=True)
+        display(self._snapshot(), raw=True, display_id=self._snapshot_id)
+        self._shown = True
+
+    @property
+    def _snapshot_id(self) -> str:
+        return f"openai-magic-panel-{self._id}"
+
+    def _snapshot(self) -> dict[str, str]:
+        return snapshot_bundle(self.conversation, self._id, f"ChatPanel ({self.provider_label})")
+
+    def _update_snapshot(self) -> None:
+        if self._shown:
+            from IPython.display import update_display
+
+            update_display(self._snapshot(), raw=True, display_id=self._snapshot_id)
 
     def __repr__(self) -> str:
         return f"<ChatPanel provider={self.provider_label!r} model={self.model!r} {self._key.description}>"
@@ -281,6 +303,7 @@ class ChatPanel:
         self.ui.thread.options = tuple(names)
         self.ui.thread.value = self.conversation_name
         self.ui.thread_status.value = f"<small>{len(self.conversation)} messages</small>"
+        self._update_snapshot()
 
     def _show_history(self) -> None:
         """Rebuild the transcript from the thread (turns may come from `%%chat` or another panel)."""

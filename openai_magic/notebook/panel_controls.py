@@ -44,7 +44,9 @@ def _css(widget: widgets.DOMWidget, name: str) -> widgets.DOMWidget:
 class Controls:
     """Every widget of the panel, built once; `root` is what gets displayed."""
 
-    def __init__(self, provider_options: list[tuple[str, str]], key_box: widgets.Widget) -> None:
+    def __init__(
+        self, provider_options: list[tuple[str, str]], key_box: widgets.Widget, panel_id: str
+    ) -> None:
         narrow = widgets.Layout(width="auto")
         self.provider = _css(
             widgets.Dropdown(options=[*provider_options, (CUSTOM, CUSTOM)], description="provider"),
@@ -130,7 +132,7 @@ class Controls:
                     ),
                     self.transcript,
                     widgets.HTML(STYLE),
-                    FollowScroll(),
+                    FollowScroll(panel_id=panel_id),
                     self.prompt,
                     widgets.HBox([self.send, self.stop, *params.boxes("toggle"), self.upload]),
                 ]

@@ -1,8 +1,10 @@
-"""The panel as static HTML: what its output shows where widgets cannot render.
+"""The panel's thread as static HTML: what a saved notebook shows where widgets cannot render.
 
-GitHub's and nbviewer's notebook views, and `jupyter nbconvert --to html` without network access,
-cannot run widget code; they show the richest other MIME type of the output instead. The thread is
-rendered with the panel's own safe Markdown parser (raw HTML off), and never holds a key.
+GitHub's and nbviewer's notebook views, and `jupyter nbconvert --to html` (without saved widget state
+or without network access) cannot run widget code. The panel therefore displays a second output, this
+copy of its thread, and updates it after every turn by display id (updating the widget's own output
+would re-create the live view, losing focus and scroll). The live panel's script hides the copy.
+The thread is rendered with the panel's safe Markdown parser (raw HTML off) and never holds a key.
 """
 
 from __future__ import annotations
@@ -11,14 +13,14 @@ import html
 from typing import Any
 
 
-def thread_html(conversation: Any, title: str = "") -> str:
-    """The thread's turns as HTML: the user's prompts, the answers rendered, marks where they ended early."""
+def thread_html(conversation: Any, panel_id: str = "", title: str = "") -> str:
+    """The thread's turns as HTML: the prompts, the answers rendered, marks where they ended early."""
     from .panel_answer import _safe_parser
 
     parts = [
-        f"<div class='openai-magic-static'><p><b>{html.escape(title or 'ChatPanel')}</b> "
-        f"<small>(thread {html.escape(conversation.name)!s}; the live panel needs a running kernel)"
-        "</small></p>"
+        f"<div class='openai-magic-static' data-panel='{html.escape(panel_id)}'>"
+        f"<p><b>{html.escape(title or 'ChatPanel')}</b> <small>thread {html.escape(conversation.name)}, "
+        f"{len(conversation)} messages (a static copy: the live panel needs a running kernel)</small></p>"
     ]
     for entry in conversation.entries:
         if entry.role == "user":
@@ -31,4 +33,10 @@ def thread_html(conversation: Any, title: str = "") -> str:
     return "\n".join(parts)
 
 
-__all__ = ["thread_html"]
+def snapshot_bundle(conversation: Any, panel_id: str, title: str) -> dict[str, str]:
+    """The static copy's MIME bundle."""
+    plain = f"[{title}: thread {conversation.name}, {len(conversation)} messages]"
+    return {"text/html": thread_html(conversation, panel_id, title), "text/plain": plain}
+
+
+__all__ = ["snapshot_bundle", "thread_html"]
