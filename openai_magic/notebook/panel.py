@@ -16,14 +16,14 @@ from typing import Any
 
 import ipywidgets as widgets
 
-from .conversation import Conversation, Entry, conversation_names, get_conversation
+from .conversation import Conversation, conversation_names, get_conversation
 from .errorline import describe
 from .options import DEFAULT_CONVERSATION, PANEL, ChatOptions
 from .panel_answer import AnswerView, user_turn
 from .panel_controls import CUSTOM, DEFAULT, Controls
-from .panel_fallback import snapshot_bundle
 from .panel_key import KeyField
 from .panel_models import ModelList
+from .panel_transcript import Transcript
 from .plan import UnknownProviderError, plan_turn, provider_label, resolve_provider
 from .turn import FAILED, INTERRUPTED, Turn, compare
 
@@ -48,13 +48,11 @@ class ChatPanel:
         self._defaults = ChatOptions.from_params(PANEL, **params)  # validates before any widget exists
         self._key = KeyField(api_key)
         self._id = uuid.uuid4().hex[:16]  # names the static copy of the thread (panel_fallback.py)
-        self._shown = False
         self.ui = Controls(_provider_choices(), self._key.box, self._id)
         self._models = ModelList(self.ui, self._key)
         self._task: asyncio.Task[Any] | None = None
         self._stopping = False
-        self._recording = False  # this panel is recording its own turn (already shown)
-        self._thread: Conversation | None = None
+        self._transcript = Transcript(self.ui, self._id, lambda: f"ChatPanel ({self.provider_label})")
         self._models.wanted = model
         self._models.compare_wanted = list(compare or [])
         self.ui.params.show(self._defaults)
@@ -86,21 +84,7 @@ class ChatPanel:
         from IPython.display import display
 
         display(self._repr_mimebundle_(), raw=True)
-        display(self._snapshot(), raw=True, display_id=self._snapshot_id)
-        self._shown = True
-
-    @property
-    def _snapshot_id(self) -> str:
-        return f"openai-magic-panel-{self._id}"
-
-    def _snapshot(self) -> dict[str, str]:
-        return snapshot_bundle(self.conversation, self._id, f"ChatPanel ({self.provider_label})")
-
-    def _update_snapshot(self) -> None:
-        if self._shown:
-            from IPython.display import update_display
-
-            update_display(self._snapshot(), raw=True, display_id=self._snapshot_id)
+        self._transcript.display_snapshot()
 
     def __repr__(self) -> str:
         return f"<ChatPanel provider={self.provider_label!r} model={self.model!r} {self._key.description}>"
@@ -140,7 +124,7 @@ class ChatPanel:
 
     @property
     def conversation_name(self) -> str:
-        return self._thread.name if self._thread is not None else DEFAULT_CONVERSATION
+        return self._transcript.name
 
     @property
     def task(self) -> asyncio.Task[Any] | None:
@@ -192,15 +176,7 @@ class ChatPanel:
 
     def switch_conversation(self, name: str) -> None:
         """Continue (or start) the named thread; the transcript shows its history and follows it."""
-        name = name.strip() or DEFAULT_CONVERSATION
-        thread = get_conversation(name)
-        if thread is not self._thread:
-            if self._thread is not None:
-                self._thread.unsubscribe(self)
-            self._thread = thread
-            thread.subscribe(self)
-            self._show_history()
-        self._show_thread()
+        self._transcript.switch(name)
 
     def new_conversation(self) -> str:
         """Switch to a fresh, empty thread with a new name; returns the name."""
@@ -226,19 +202,6 @@ class ChatPanel:
     async def models_loaded(self) -> list[str]:
         """Wait for the model listing in progress (if any); the models listed ([] when it failed)."""
         return await self._models.loaded()
-
-    # -- a thread changed anywhere (another panel, %%chat -c) --------------------------------------
-
-    def thread_changed(self, conversation: Conversation, new: list[Entry]) -> None:
-        """Observer of the shown thread: show turns added elsewhere; a cleared thread empties."""
-        if conversation is not self._thread:
-            return
-        if not new:
-            self.ui.transcript.children = ()
-        elif not self._recording:
-            for entry in new:
-                self._append(self._entry_widget(entry))
-        self._show_thread()
 
     # -- wiring ---------------------------------------------------------------------------------
 
@@ -296,32 +259,6 @@ class ChatPanel:
         self.ui.compare_models.layout.display = "" if change["new"] else "none"
         self._models.sync()
 
-    def _show_thread(self) -> None:
-        names = conversation_names()
-        if self.conversation_name not in names:
-            names = [*names, self.conversation_name]
-        self.ui.thread.options = tuple(names)
-        self.ui.thread.value = self.conversation_name
-        self.ui.thread_status.value = f"<small>{len(self.conversation)} messages</small>"
-        self._update_snapshot()
-
-    def _show_history(self) -> None:
-        """Rebuild the transcript from the thread (turns may come from `%%chat` or another panel)."""
-        self.ui.transcript.children = ()
-        for entry in self.conversation.entries:
-            self._append(self._entry_widget(entry))
-
-    def _entry_widget(self, entry: Entry) -> widgets.Widget:
-        if entry.role == "user":
-            return user_turn(entry.content)
-        return AnswerView.of_entry(entry)
-
-    def _append(self, widget: widgets.Widget) -> None:
-        # The transcript is a height-capped flex column that scrolls: children must keep their natural
-        # height, or the browser squeezes every answer to fit instead of scrolling.
-        widget.layout.flex = "0 0 auto"
-        self.ui.transcript.children = (*self.ui.transcript.children, widget)
-
     # -- sending --------------------------------------------------------------------------------
 
     def _start(self) -> asyncio.Task[Any] | None:
@@ -351,7 +288,7 @@ class ChatPanel:
         if task is self._task:
             self.ui.send.disabled, self.ui.stop.disabled = False, True
         if not task.cancelled() and task.exception() is not None:
-            self._show_thread()  # the error itself is in the transcript
+            self._transcript.show_status()  # the error itself is in the transcript
 
     async def _plan(self, prompt: str, media: list[Any], view: AnswerView, **changes: Any) -> Any:
         """Plan the turn; a failure is shown in `view` and raised."""
@@ -372,17 +309,14 @@ class ChatPanel:
             raise
 
     async def _chat(self, prompt: str, media: list[Any]) -> str:
-        self._append(user_turn(prompt, len(media)))
+        self._transcript.append(user_turn(prompt, len(media)))
         view = AnswerView()
-        self._append(view)
+        self._transcript.append(view)
         plan = await self._plan(prompt, media, view)
         turn = Turn(plan, view, throttle=plan.options.throttle)
-        self._recording = True
-        try:
+        with self._transcript.own_turn():
             result = await turn.run()
-        finally:
-            self._recording = False
-        self._show_thread()
+        self._transcript.show_status()
         self._reraise([result.outcome])
         if result.outcome == FAILED and result.exception is not None:
             raise result.exception
@@ -393,11 +327,11 @@ class ChatPanel:
         if len(models) < 2:
             self.ui.thread_status.value = "<small style='color:#b00'>compare: pick two or more models</small>"
             return {}
-        self._append(user_turn(prompt, len(media)))
+        self._transcript.append(user_turn(prompt, len(media)))
         columns = [AnswerView(title=m, layout=widgets.Layout(flex="1 1 0", min_width="0")) for m in models]
         row = widgets.HBox(columns, layout=widgets.Layout(width="100%"))
         row.add_class("openai-magic-columns")
-        self._append(row)
+        self._transcript.append(row)
         plan = await self._plan(prompt, media, columns[0], image=False, model=models[0])
         turns = [
             Turn(plan.with_model(m), view, throttle=plan.options.throttle, record=False)
