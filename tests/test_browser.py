@@ -160,6 +160,19 @@ def test_panel_send_streams_and_stop_keeps_partial(lab, page) -> None:
         wait_count(page, panel, ANSWER, 0)
         long_answer = answers.nth(0)
         wait_text(page, long_answer, more_than=300)
+        # The transcript follows the streaming answer while the reader is at the bottom...
+        transcript = panel.locator(".openai-magic-transcript").element_handle()
+        overflowing = "(el) => el.scrollHeight > el.clientHeight + 100"
+        page.wait_for_function(overflowing, arg=transcript)
+        at_bottom = "(el) => el.scrollTop + el.clientHeight >= el.scrollHeight - 30"
+        page.wait_for_function(at_bottom, arg=transcript)
+        # ...and stays where the reader scrolled up to, while the answer keeps growing.
+        panel.locator(".openai-magic-transcript").hover()
+        page.mouse.wheel(0, -5000)
+        page.wait_for_function("(el) => el.scrollTop === 0", arg=transcript)
+        grown = text_length(long_answer) + 200
+        page.wait_for_function(f"(el) => el.innerText.length > {grown}", arg=long_answer.element_handle())
+        assert page.evaluate("(el) => el.scrollTop", transcript) == 0
         stop = panel.locator("button.openai-magic-stop")
         assert stop.is_enabled()
         save_screenshot(page, "panel-streaming.png")
