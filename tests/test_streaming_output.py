@@ -79,11 +79,8 @@ def test_a_failed_request_leaves_only_its_error_line(kernel) -> None:
 
 
 def test_a_cell_with_other_code_keeps_that_code_output(kernel) -> None:
-    cell = ok(
-        kernel.run(
-            "print('before the chat')\n%chat --no-history -o mixed [demo tokens=300] [demo pace=0] go\nprint('after')"
-        )
-    )
+    chat = "%chat --no-history -o mixed [demo tokens=300] [demo pace=0] go"
+    cell = ok(kernel.run(f"print('before the chat')\n{chat}\nprint('after')"))
     assert cell.stdout == "before the chat\nafter\n"
     assert cell.markdown == kernel.value("mixed")  # the parts hold the whole answer, in the first one
     answers = [o for o in rich(cell) if role(o["metadata"]) == "answer"]
