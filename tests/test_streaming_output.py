@@ -125,6 +125,7 @@ def test_an_image_footer_has_no_first_token(kernel) -> None:
     assert [role(o["metadata"]) for o in rich(cell)] == ["image", "footer"]
 
 
+@pytest.mark.browser
 def test_exports_give_each_answer_in_one_piece(tmp_path: Path, demo_server) -> None:
     nb = new_notebook(
         cells=[
@@ -158,5 +159,17 @@ def test_exports_give_each_answer_in_one_piece(tmp_path: Path, demo_server) -> N
         capture_output=True,
         timeout=120,
     )
-    page = path.with_suffix(".html").read_text()
-    assert "total_0 = compute(0, &#39;value&#39;)" in page or "total_0 = compute(0, 'value')" in page
+    from browser_page import chromium, new_page
+
+    with chromium() as browser, new_page(browser) as page:
+        page.goto(path.with_suffix(".html").as_uri())
+        style = page.evaluate(
+            """() => [...document.querySelectorAll('.jp-RenderedMarkdown pre')].map((pre) => {
+                const s = getComputedStyle(pre);
+                return [pre.innerText.slice(0, 12), s.fontFamily, s.backgroundColor];
+            })"""
+        )
+    codes = [row for row in style if row[0].startswith(("def summ", "def run"))]
+    assert len(codes) == 2, style
+    for _, font, background in codes:  # monospaced, on a background of its own (not the page's white)
+        assert "mono" in font.lower() and background not in ("rgb(255, 255, 255)", "rgba(0, 0, 0, 0)")

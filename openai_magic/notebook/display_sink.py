@@ -28,6 +28,19 @@ from .sinks import Sink
 
 _EMPHASIS_BREAKERS = re.compile(r"([\\`*_<\[\]])")
 
+# nbconvert's HTML template sets `font-family: inherit` on every <pre> in an output, and JupyterLab's
+# Markdown styles paint it the page colour, so a code block in an exported answer loses its monospace
+# font and its background. This restores both, for Markdown outputs only; it is sent once per kernel,
+# as an output of its own (the answer stays pure Markdown for the notebook and `--to markdown`).
+EXPORT_STYLE = (
+    "<style>.jp-OutputArea-output.jp-RenderedMarkdown pre{"
+    "font-family:var(--jp-code-font-family,monospace);"
+    "background:var(--jp-cell-editor-background,#f5f5f5);padding:4px 6px}"
+    ".jp-OutputArea-output.jp-RenderedMarkdown .highlight{background:var(--jp-cell-editor-background,#f5f5f5)}"
+    "</style>"
+)
+_state = {"style_sent": False}
+
 
 class DisplaySink(Sink):
     """IPython display outputs; `fmt` markdown/code stream Markdown parts, html/json show at the end."""
@@ -122,6 +135,7 @@ class DisplaySink(Sink):
         if self.owned:
             self._replace_all(bundle, metadata)
         elif self._parts:
+            self._export_style()
             self._show(bundle, self._parts[0], update=True, metadata=metadata)
             for display_id in self._parts[1:]:
                 self._show({"text/markdown": ""}, display_id, update=True)
@@ -147,11 +161,21 @@ class DisplaySink(Sink):
                 {"text/html": reasoning_html(self._reasoning, True), "text/plain": "[reasoning]"}, None
             )
         if bundle:
+            self._export_style()
             self._show(bundle, None, metadata=metadata)
         for kind, value, md in self._replay:
             if kind == "image":
                 self._show(value, None, metadata=md)
         self._slot = None
+
+    def _export_style(self) -> None:
+        if not _state["style_sent"] and self.fmt in ("markdown", "code"):
+            _state["style_sent"] = True
+            self._show(
+                {"text/html": EXPORT_STYLE, "text/plain": ""},
+                None,
+                metadata={METADATA_KEY: {"role": "style"}},
+            )
 
     def _answer_bundle(self, answer: str) -> dict[str, Any]:
         if not answer:

@@ -137,31 +137,37 @@ class StreamRenderer:
 
     def _maybe_flush(self) -> None:
         now = time.monotonic()
-        if now - self._last_flush >= self._interval():
+        # The clock moves only when something was sent: a tick while waiting for the first token must
+        # not make that token wait a whole interval.
+        if now - self._last_flush >= self._interval() and self.flush():
             self._last_flush = now
-            self.flush()
 
-    def flush(self) -> None:
-        """Send what changed: the reasoning preview, new parts, the open part."""
+    def flush(self) -> bool:
+        """Send what changed (the reasoning preview, new parts, the open part); whether anything was."""
+        sent = False
         if self._reasoning_dirty:
             self._reasoning_dirty = False
             self.sink.reasoning(self.reasoning_text, bool(self._parts))
+            sent = True
         if self.blocks is None:
             if self._pending:
                 pending, self._pending = self._pending, ""
                 self.sink.delta(pending)
-            return
+                sent = True
+            return sent
         current = self.blocks.blocks
         shown = self._shown
         for index in range(self._stable, len(current)):
             source = current[index]
             if index >= len(shown) or shown[index] != source:
                 self.sink.block(index, source)
+                sent = True
                 if index < len(shown):
                     shown[index] = source
                 else:
                     shown.append(source)
         self._stable = max(self._stable, min(len(shown), self.blocks.settled))
+        return sent
 
     def finish(self, *, interrupted: bool = False, error: str | None = None) -> dict[str, Any]:
         """The whole answer (one rendering), the footer and the metadata; returns the metadata."""
