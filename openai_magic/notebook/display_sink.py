@@ -36,7 +36,8 @@ EXPORT_STYLE = (
     "<style>.jp-OutputArea-output.jp-RenderedMarkdown pre{"
     "font-family:var(--jp-code-font-family,monospace);"
     "background:var(--jp-cell-editor-background,#f5f5f5);padding:4px 6px}"
-    ".jp-OutputArea-output.jp-RenderedMarkdown .highlight{background:var(--jp-cell-editor-background,#f5f5f5)}"
+    ".jp-OutputArea-output.jp-RenderedMarkdown .highlight{"
+    "background:var(--jp-cell-editor-background,#f5f5f5)}"
     "</style>"
 )
 _state = {"style_sent": False}
