@@ -9,7 +9,8 @@ realistic pace (0.02 s: 50 tokens/s) and with no pacing, three ways, side by sid
 
 - **ours**: `%%chat`, as a user runs it;
 - **full**: chatlab's approach, the whole answer re-sent as Markdown on every token (`update_display`);
-- **print**: llm's approach, each token printed (plain text, no Markdown rendering).
+- **print**: llm's approach, each token printed (plain text, no Markdown rendering);
+- **panel**: `await ChatPanel(...).send(prompt)`, counting the widget comm messages it sends.
 
 For each it sums the JSON size (content + metadata) of every display/update/stream message the cell
 published, the kernel's CPU time for the cell (`resource.getrusage`, all its threads) and the longest
@@ -36,7 +37,13 @@ sys.path.insert(0, str(ROOT))
 
 from openai_magic.server import DemoServer  # noqa: E402
 
-PUBLISHED = ("display_data", "update_display_data", "stream")
+PUBLISHED = ("display_data", "update_display_data", "stream", "comm_msg", "comm_open")
+PANEL_SETUP = """
+from openai_magic import ChatPanel
+_panel = ChatPanel(provider={url!r}, model="demo-chat", history=False)
+await _panel.models_loaded()
+"""
+PANEL = "await _panel.send({prompt!r})"
 SHAPES = ("many", "paragraph", "code", "list", "table", "mixed")
 
 # chatlab's approach: the whole answer as Markdown on every token, through the same core client.
@@ -108,7 +115,7 @@ def main() -> None:
     parser.add_argument("--n", type=int, default=1000)
     parser.add_argument("--shapes", nargs="+", default=list(SHAPES), choices=SHAPES)
     parser.add_argument("--paces", nargs="+", type=float, default=[0.02, 0.0])
-    ways = ["ours", "full", "print"]
+    ways = ["ours", "full", "print", "panel"]
     parser.add_argument("--ways", nargs="+", default=ways, choices=ways)
     args = parser.parse_args()
     with DemoServer(pace=0) as server:
@@ -126,10 +133,13 @@ def main() -> None:
                     for way in args.ways:
                         for n in (args.n, 2 * args.n):
                             prompt = prompt_for(shape, n, pace)
+                            if way == "panel":  # a new panel (its widgets are not the answer's cost)
+                                run_cell(kc, PANEL_SETUP.format(url=server.base_url))
                             code = {
                                 "ours": f"%%chat --no-history\n{prompt}",
                                 "full": FULL.format(url=server.base_url, prompt=prompt),
                                 "print": PRINT.format(url=server.base_url, prompt=prompt),
+                                "panel": PANEL.format(url=server.base_url, prompt=prompt),
                             }[way]
                             result[(way, n)] = measure(kc, code)
                     rows.append((pace, shape, result))
@@ -142,7 +152,7 @@ def main() -> None:
 def report(pace: float, shape: str, r: dict, n: int) -> None:
     ours1, ours2 = r.get(("ours", n)), r.get(("ours", 2 * n))
     line = [f"pace {pace:<5} {shape:<9}"]
-    for way in ("ours", "full", "print"):
+    for way in ("ours", "full", "print", "panel"):
         one, two = r.get((way, n)), r.get((way, 2 * n))
         if one and two:
             grow, spend = two["bytes"] / one["bytes"], two["cpu"] / max(one["cpu"], 1e-9)

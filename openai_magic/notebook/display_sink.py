@@ -38,6 +38,7 @@ EXPORT_STYLE = (
     "background:var(--jp-cell-editor-background,#f5f5f5);padding:4px 6px}"
     ".jp-OutputArea-output.jp-RenderedMarkdown .highlight{"
     "background:var(--jp-cell-editor-background,#f5f5f5)}"
+    ".jp-OutputArea-output.jp-RenderedMarkdown pre code{background:transparent}"
     "</style>"
 )
 _state = {"style_sent": False}
