@@ -173,11 +173,7 @@ class DisplaySink(Sink):
     def _export_style(self) -> None:
         if not _state["style_sent"] and self.fmt in ("markdown", "code"):
             _state["style_sent"] = True
-            self._show(
-                {"text/html": EXPORT_STYLE, "text/plain": ""},
-                None,
-                metadata={METADATA_KEY: {"role": "style"}},
-            )
+            self._show({"text/html": EXPORT_STYLE, "text/plain": ""}, None)
 
     def _answer_bundle(self, answer: str) -> dict[str, Any]:
         if not answer:
