@@ -30,9 +30,12 @@ function render({ model, el }) {
     for (const record of records) for (const node of record.addedNodes) hideStatic(node);
   });
   statics.observe(document.body, { childList: true, subtree: true });
-  let observer = null, transcript = null, stick = true;
+  let observer = null, transcript = null, stick = true, placed = -1;
+  // Only the reader moving UP from where we last put the view stops following. "Not at the bottom"
+  // alone is no sign: new text can land between our scroll and the scroll event it causes.
   const onScroll = () => {
-    stick = transcript.scrollTop + transcript.clientHeight >= transcript.scrollHeight - 24;
+    if (transcript.scrollTop + transcript.clientHeight >= transcript.scrollHeight - 24) stick = true;
+    else if (transcript.scrollTop < placed - 4) stick = false;
   };
   const attach = () => {
     const panel = el.closest(".openai-magic-panel");
@@ -40,7 +43,9 @@ function render({ model, el }) {
     if (!transcript) return false;
     transcript.addEventListener("scroll", onScroll, { passive: true });
     observer = new MutationObserver(() => {
-      if (stick) transcript.scrollTop = transcript.scrollHeight;
+      if (!stick) return;
+      transcript.scrollTop = transcript.scrollHeight;
+      placed = transcript.scrollTop;
     });
     observer.observe(transcript, { childList: true, subtree: true, characterData: true });
     return true;
