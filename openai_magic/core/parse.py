@@ -11,6 +11,7 @@ from typing import Any
 
 from . import errors
 from .responses import FinishReason, Reasoning, ToolCalls, Usage
+from .secret import Secrets
 
 _OPEN, _CLOSE = "<think>", "</think>"
 _START, _THINK, _ANSWER = 0, 1, 2
@@ -165,16 +166,19 @@ class ToolCallAssembler:
                 call["function"]["arguments"] += json.dumps(arguments)
 
 
-def message_items(body: Any, secrets: tuple[str | None, ...] = ()) -> tuple[str, list[Any]]:
+def message_items(body: Any, secrets: Secrets = ()) -> tuple[str, list[Any]]:
     """Model id and items (reasoning, text, tool calls, finish reason, usage) of a non-stream reply."""
     if not isinstance(body, dict):
-        raise errors.ResponseError(f"expected a JSON object, got {type(body).__name__}", body=body)
+        raise errors.ResponseError(
+            f"expected a JSON object, got {type(body).__name__}", body=errors.bounded(body)
+        )
     if body.get("error"):
         raise errors.from_stream_error(body["error"], secrets=secrets)
     choices = body.get("choices")
     if not isinstance(choices, list):
         raise errors.ResponseError(
-            f"reply has no 'choices': {errors.error_message(body, 'unexpected JSON')}", body=body
+            f"reply has no 'choices': {errors.error_message(body, 'unexpected JSON')}",
+            body=errors.bounded(body),
         )
     items: list[Any] = []
     choice = next((c for c in choices if isinstance(c, dict) and c.get("index", 0) == 0), None)

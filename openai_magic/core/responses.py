@@ -91,12 +91,26 @@ class ProviderInfo(ResponseItem):
     model: str
 
 
+@dataclass
+class RetryWait(ResponseItem):
+    """The request failed and is sent again after `seconds` (`attempt` counts retries from 1).
+
+    `reason` is short, for a one-line notice: "rate limited", "server error 503",
+    "connection failed (ConnectError)". Yielded before anything else of the reply.
+    """
+
+    seconds: float
+    reason: str
+    attempt: int
+
+
 __all__ = [
     "FinishReason",
     "ImageResponse",
     "ProviderInfo",
     "Reasoning",
     "ResponseItem",
+    "RetryWait",
     "ToolCalls",
     "Usage",
 ]

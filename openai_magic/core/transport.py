@@ -1,31 +1,32 @@
-"""Shared httpx clients (one per event loop and endpoint) and request retries with backoff.
+"""Shared httpx clients (one per event loop and server), timeouts, and httpx errors mapped to ours.
 
 httpx clients are bound to the event loop that first used them, and the core runs on two kinds of
 loop (the bridge's private loop and, in notebooks, the kernel's), so clients are pooled per
-(running loop, api_base, proxy, ssl). `trust_env` stays on, so HTTPS_PROXY, NO_PROXY and
+(running loop, origin, proxy, ssl, pool size). `trust_env` stays on, so HTTPS_PROXY, NO_PROXY and
 SSL_CERT_FILE work as with any httpx program.
 """
 
 from __future__ import annotations
 
 import asyncio
-import json
-import logging
-import random
+import functools
+import os
 import ssl as _ssl
 import threading
 import weakref
-from dataclasses import dataclass
 from typing import Any
 
 import httpx
 
 from . import bridge, errors
+from .secret import Secret, Secrets
 
-log = logging.getLogger("openai_magic")
-
-RETRY_STATUSES = frozenset({429, 500, 502, 503, 504})
 DEFAULT_CONNECT_TIMEOUT = 10.0
+# As many connections per server as a notebook may sensibly stream at once (the openai SDK's
+# limit too): with fewer, requests queue inside httpcore, whose queue handling makes 1,000
+# concurrent streams superlinearly slow.
+DEFAULT_MAX_CONNECTIONS = 1000
+MAX_KEEPALIVE_CONNECTIONS = 100
 
 _lock = threading.Lock()
 _clients: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, dict[tuple[Any, ...], httpx.AsyncClient]] = (
@@ -34,24 +35,35 @@ _clients: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, dict[tuple[Any, .
 
 
 def make_timeout(timeout: float | tuple[float, float] | httpx.Timeout | None) -> httpx.Timeout:
-    """A connect/read split: a number is the read (and write/pool) limit, connect is capped at 10 s."""
+    """A connect/read split: a number is the read (and write) limit, connect is capped at 10 s.
+
+    Waiting for a free pooled connection has no limit of its own: a request queued behind other
+    streams is not a server that stopped answering (pass an `httpx.Timeout` to bound it).
+    """
     if isinstance(timeout, httpx.Timeout):
         return timeout
     if timeout is None:
         return httpx.Timeout(None, connect=DEFAULT_CONNECT_TIMEOUT)
     if isinstance(timeout, tuple):
         connect, read = timeout
-        return httpx.Timeout(read, connect=connect)
-    return httpx.Timeout(float(timeout), connect=min(float(timeout), DEFAULT_CONNECT_TIMEOUT))
+        return httpx.Timeout(read, connect=connect, pool=None)
+    return httpx.Timeout(float(timeout), connect=min(float(timeout), DEFAULT_CONNECT_TIMEOUT), pool=None)
 
 
-def get_client(api_base: str, proxy: str | None = None, ssl: bool | str = True) -> httpx.AsyncClient:
-    """The shared keep-alive client for the running event loop and this endpoint.
+def get_client(
+    url: str,
+    proxy: str | Secret | None = None,
+    ssl: bool | str = True,
+    max_connections: int = DEFAULT_MAX_CONNECTIONS,
+) -> httpx.AsyncClient:
+    """The shared keep-alive client for the running event loop and the server of `url`.
 
     `ssl`: True verifies TLS (with $SSL_CERT_FILE when set), False does not, a string is a CA bundle.
     """
     loop = asyncio.get_running_loop()
-    key = (api_base, proxy, ssl)
+    target = httpx.URL(url)
+    proxy = Secret.wrap(proxy)  # a proxy URL may carry a password: the pool's keys never show it
+    key = (target.scheme, target.host, target.port, proxy, ssl, max_connections)
     with _lock:
         per_loop = _clients.get(loop)
         if per_loop is None:
@@ -59,20 +71,43 @@ def get_client(api_base: str, proxy: str | None = None, ssl: bool | str = True) 
         client = per_loop.get(key)
         if client is None or client.is_closed:
             client = per_loop[key] = httpx.AsyncClient(
-                proxy=proxy,
-                verify=_verify(ssl),
+                proxy=proxy.reveal() if proxy else None,
+                verify=tls_context(ssl, needed=target.scheme == "https"),
                 trust_env=True,
                 timeout=make_timeout(120),
-                limits=httpx.Limits(max_connections=100, max_keepalive_connections=20, keepalive_expiry=30),
+                limits=httpx.Limits(
+                    max_connections=max_connections,
+                    max_keepalive_connections=min(max_connections, MAX_KEEPALIVE_CONNECTIONS),
+                    keepalive_expiry=30,
+                ),
             )
     return client
 
 
-def _verify(ssl: bool | str) -> bool | _ssl.SSLContext:
-    # httpx 0.28 deprecates `verify=<path>`: a CA bundle path becomes an SSLContext.
-    if isinstance(ssl, str):
+def tls_context(ssl: bool | str, needed: bool = True) -> _ssl.SSLContext:
+    """The TLS context for a client: built once per process and setting, and only when `needed`.
+
+    Loading the CA bundle takes 20-40 ms, which every new httpx client would otherwise pay, even
+    for `http://` loopback servers that never use it. Those get a context without CAs (any TLS
+    use of it would fail verification, never pass unverified).
+    """
+    if not needed:
+        return _bare_context()
+    env = (os.environ.get("SSL_CERT_FILE"), os.environ.get("SSL_CERT_DIR"))
+    return _verifying_context(ssl, env)
+
+
+@functools.cache
+def _bare_context() -> _ssl.SSLContext:
+    return _ssl.SSLContext(_ssl.PROTOCOL_TLS_CLIENT)
+
+
+@functools.cache
+def _verifying_context(ssl: bool | str, env: tuple[str | None, str | None]) -> _ssl.SSLContext:
+    # `env` is part of the cache key: SSL_CERT_FILE / SSL_CERT_DIR set later still take effect.
+    if isinstance(ssl, str):  # a CA bundle path (httpx 0.28 deprecates `verify=<path>`)
         return _ssl.create_default_context(cafile=ssl)
-    return ssl
+    return httpx.create_ssl_context(verify=ssl, trust_env=True)
 
 
 async def aclose() -> None:
@@ -93,23 +128,8 @@ def close() -> None:
 bridge.on_shutdown(aclose)
 
 
-@dataclass
-class RetryPolicy:
-    """How often and how long to retry 429/5xx replies and connect errors."""
-
-    max_retries: int = 2
-    base_delay: float = 0.5
-    max_delay: float = 8.0
-    max_retry_after: float = 120.0
-
-    def backoff(self, attempt: int) -> float:
-        """Exponential backoff with "equal jitter": half fixed, half random."""
-        delay = min(self.max_delay, self.base_delay * 2**attempt)
-        return delay / 2 + random.uniform(0, delay / 2)
-
-
 def transport_error(
-    exc: Exception, *, partial_text: str = "", secrets: tuple[str | None, ...] = (), what: str = "request"
+    exc: Exception, *, partial_text: str = "", secrets: Secrets = (), what: str = "request"
 ) -> errors.ProviderError:
     """Map an httpx exception to the hierarchy (timeouts vs connection problems)."""
     detail = errors.redact(f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__, *secrets)
@@ -126,107 +146,12 @@ def transport_error(
     return errors.APIConnectionError(f"{what} failed: {detail}", partial_text=partial_text)
 
 
-def _retryable_transport(exc: Exception) -> bool:
-    # Nothing reached the server (or a stale keep-alive connection was closed under us).
-    return isinstance(
-        exc, httpx.ConnectError | httpx.ConnectTimeout | httpx.RemoteProtocolError | httpx.ReadError
-    )
-
-
-def unexpected_body(
-    raw: bytes, response: httpx.Response, problem: str, secrets: tuple[str | None, ...] = ()
-) -> errors.ResponseError:
-    """A 2xx whose body is not what was asked for, as an error quoting the server's text.
-
-    The text is redacted before it is cut short: a cut could leave half a key that no longer matches.
-    """
-    whole = errors.redact(raw.decode("utf-8", "replace"), *secrets)
-    text = errors.error_message(whole, "an empty body")
-    return errors.ResponseError(
-        errors.redact(f"{problem}: {text}", *secrets), status_code=response.status_code, body=whole[:2000]
-    )
-
-
-async def read_json(response: httpx.Response, *, label: str, secrets: tuple[str | None, ...] = ()) -> Any:
-    """The reply's JSON body; an unreadable or non-JSON body (an HTML proxy page...) is a typed error."""
-    try:
-        raw = await response.aread()
-    except httpx.HTTPError as exc:
-        raise transport_error(exc, secrets=secrets) from None
-    try:
-        return json.loads(raw)
-    except ValueError:
-        kind = response.headers.get("content-type", "no content type").split(";")[0]
-        problem = "malformed JSON" if "json" in kind else f"{kind} instead of JSON"
-        raise unexpected_body(raw, response, f"{label} sent {problem}", secrets) from None
-
-
-async def read_error_body(response: httpx.Response) -> Any:
-    """The parsed JSON error body, or its text when it is not JSON."""
-    try:
-        raw = await response.aread()
-    except httpx.HTTPError:
-        return ""
-    try:
-        return json.loads(raw)
-    except ValueError:
-        return raw.decode("utf-8", "replace")
-
-
-async def send(
-    client: httpx.AsyncClient,
-    request: httpx.Request,
-    *,
-    policy: RetryPolicy,
-    secrets: tuple[str | None, ...] = (),
-    context: str = "",
-) -> httpx.Response:
-    """Send with retries and return a successful response whose body is not read yet.
-
-    The caller must `aclose()` it. Error replies become typed errors with the server's message.
-    """
-    attempt = 0
-    while True:
-        try:
-            response = await client.send(request, stream=True)
-        except httpx.HTTPError as exc:
-            if _retryable_transport(exc) and attempt < policy.max_retries:
-                delay = policy.backoff(attempt)
-                log.info("retrying in %.2fs after %s", delay, type(exc).__name__)
-                attempt += 1
-                await asyncio.sleep(delay)
-                continue
-            raise transport_error(exc, secrets=secrets) from None
-        if response.is_success:
-            return response
-        body = await read_error_body(response)
-        await response.aclose()
-        error = errors.from_status(
-            response.status_code, body, headers=response.headers, secrets=secrets, context=context
-        )
-        if response.status_code not in RETRY_STATUSES or attempt >= policy.max_retries:
-            raise error
-        if getattr(error, "insufficient_quota", False):
-            raise error  # out of credit: retrying only repeats the bill's answer
-        retry_after = errors.parse_retry_after(response.headers)
-        if retry_after is not None and retry_after > policy.max_retry_after:
-            raise error  # minutes or hours: tell the user instead of hanging the cell
-        delay = retry_after if retry_after is not None else policy.backoff(attempt)
-        log.info("retrying in %.2fs after HTTP %s", delay, response.status_code)
-        attempt += 1
-        await asyncio.sleep(delay)
-
-
 __all__ = [
-    "RETRY_STATUSES",
-    "RetryPolicy",
+    "DEFAULT_MAX_CONNECTIONS",
     "aclose",
     "close",
     "get_client",
     "make_timeout",
-    "read_error_body",
-    "read_json",
-    "send",
+    "tls_context",
     "transport_error",
-    "unexpected_body",
 ]
