@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import socket
 import threading
 
 import httpx
@@ -74,3 +75,14 @@ def test_stop_ends_stalled_and_paced_streams() -> None:
 def test_port_in_use_is_a_clear_error(demo_server: DemoServer) -> None:
     with pytest.raises(RuntimeError, match="could not bind"):
         DemoServer(port=demo_server.port).start()
+
+
+def test_accepted_connections_set_tcp_nodelay(demo_server: DemoServer) -> None:
+    # Without it, every response after the first on a kept-alive connection waited ~40 ms for a
+    # delayed ACK (Nagle's algorithm), for any client, curl included.
+    with httpx.Client() as client:
+        for _ in range(2):
+            assert client.get(f"{demo_server.base_url}/models").status_code == 200
+        connections = list(demo_server._server.server_state.connections)
+        sockets = [connection.transport.get_extra_info("socket") for connection in connections]
+        assert sockets and all(s.getsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY) for s in sockets)
