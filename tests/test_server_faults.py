@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from typing import Any
 
 import httpx
 import openai
@@ -179,3 +180,22 @@ def test_stream_faults_on_non_stream_requests(http: httpx.Client) -> None:
     rejected = http.post("/chat/completions", json=chat_body(), headers=headers)
     assert rejected.status_code == 400
     assert rejected.json()["error"]["type"] == "invalid_request_error"
+
+
+@pytest.mark.parametrize("path", ["/models", "/models/demo-chat"])
+def test_every_fault_applies_to_the_model_listing(http: httpx.Client, path: str) -> None:
+    def get(fault: str, **options: Any) -> httpx.Response:
+        return http.get(path, headers={"X-Demo-Fault": fault}, **options)
+
+    with pytest.raises(httpx.RemoteProtocolError):
+        get("drop")
+    with pytest.raises(httpx.ReadTimeout):
+        get("stall;seconds=60", timeout=1)
+    assert get("stall;seconds=0.05").json() == http.get(path).json()
+    for cut in ("malformed", "truncate"):
+        response = get(cut)
+        assert response.status_code == 200
+        with pytest.raises(json.JSONDecodeError):
+            json.loads(response.text)
+    assert get("error-event;code=502").status_code == 502
+    assert get("503").status_code == 503
