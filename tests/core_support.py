@@ -6,13 +6,15 @@ from __future__ import annotations
 import asyncio
 import json
 import sys
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
-from openai_magic.core import providers
+from openai_magic.core import providers, transport
 from openai_magic.core.template import OpenaiTemplate
+
+T = TypeVar("T")
 
 
 def demo_provider(base_url: str, **attrs: Any) -> type[OpenaiTemplate]:
@@ -25,6 +27,22 @@ def demo_provider(base_url: str, **attrs: Any) -> type[OpenaiTemplate]:
         **attrs,
     }
     return providers.custom(base_url, **settings)
+
+
+def on_fresh_loop(scenario: Callable[[], Awaitable[T]]) -> T:
+    """Run `scenario` on a new event loop, so httpx clients read the (patched) environment afresh."""
+
+    async def main() -> T:
+        try:
+            return await scenario()
+        finally:
+            await transport.aclose()
+
+    loop = asyncio.new_event_loop()
+    try:
+        return loop.run_until_complete(main())
+    finally:
+        loop.close()
 
 
 async def collect(result: Any, form: str = "iter") -> list[Any]:

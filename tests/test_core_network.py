@@ -5,17 +5,15 @@ from __future__ import annotations
 import asyncio
 import logging
 import socket
-from collections.abc import Awaitable, Callable
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any
 from urllib.parse import urlsplit
 
 import pytest
-from core_support import collect, demo_provider, text_of
+from core_support import collect, demo_provider, on_fresh_loop, text_of
 
 from openai_magic.core import errors, providers, transport
 
-T = TypeVar("T")
 PROXY_VARIABLES = ("HTTP_PROXY", "HTTPS_PROXY", "ALL_PROXY", "NO_PROXY")
 
 
@@ -134,22 +132,6 @@ class CountingProxy:
             writer.write(data)
             await writer.drain()
         writer.close()
-
-
-def on_fresh_loop(scenario: Callable[[], Awaitable[T]]) -> T:
-    """Run `scenario` on a new event loop, so httpx clients read the (patched) environment afresh."""
-
-    async def main() -> T:
-        try:
-            return await scenario()
-        finally:
-            await transport.aclose()
-
-    loop = asyncio.new_event_loop()
-    try:
-        return loop.run_until_complete(main())
-    finally:
-        loop.close()
 
 
 @pytest.fixture

@@ -11,7 +11,7 @@ from typing import Any
 
 import httpx
 import pytest
-from core_support import collect, demo_provider, text_of
+from core_support import collect, demo_provider, on_fresh_loop, text_of
 
 from openai_magic.core import bridge, errors, retry, transport
 
@@ -123,12 +123,35 @@ async def test_waiting_for_a_pooled_connection_is_not_a_read_timeout(demo_server
     assert transport.make_timeout(1.0).pool is None and transport.make_timeout((2, 5)).pool is None
 
 
-def test_connection_pool_is_sized_for_many_concurrent_streams(demo_server):
-    async def limits() -> tuple[int | None, int | None]:
-        pool = transport.get_client(demo_server.base_url)._transport._pool
-        return pool._max_connections, pool._max_keepalive_connections
+def test_the_pool_opens_shards_of_25_connections_only_when_busy():
+    # httpcore's pool rescans every connection whenever a request starts or ends: pools of at
+    # most 25 connections keep 1,000 concurrent streams from spending their time there.
+    url = "http://127.0.0.1:1/v1"
 
-    assert bridge.run(limits()) == (1000, 100)
+    async def one_at_a_time() -> bool:
+        first = transport.lease(url)
+        first.release()
+        second = transport.lease(url)
+        second.release()
+        return first.client is second.client is transport.get_client(url)
+
+    async def thousand_at_once() -> tuple[list[int], bool]:
+        leases = [transport.lease(url) for _ in range(1001)]  # the last one finds every shard busy
+        clients = {id(lease.client): lease.client for lease in leases[:1000]}
+        queued = id(leases[1000].client) in clients
+        for lease in leases:
+            lease.release()
+        return [client._transport._pool._max_connections for client in clients.values()], queued
+
+    async def a_150_connection_pool() -> list[int]:
+        leases = [transport.lease(url, max_connections=150) for _ in range(150)]
+        return sorted(
+            {id(lease.client): lease.client._transport._pool._max_connections for lease in leases}.values()
+        )
+
+    assert on_fresh_loop(one_at_a_time)  # keep-alive reuse: always the first shard's client
+    assert on_fresh_loop(thousand_at_once) == ([25] * 40, True)  # no 41st shard
+    assert on_fresh_loop(a_150_connection_pool) == [25] * 6
 
 
 # --- TLS contexts: built once per process, and only for https ------------------------------------

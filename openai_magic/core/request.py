@@ -72,9 +72,9 @@ class Call:
         self.secrets = unique((key, *header_secrets(headers), *target.url_secrets, *proxy_secrets))
         self.headers = headers
         self.timeout = transport.make_timeout(timeout)
-        self.client = transport.get_client(
-            target.endpoint or target.base, proxy, provider.ssl, provider.max_connections
-        )
+        self.pool = (target.endpoint or target.base, proxy, provider.ssl, provider.max_connections)
+        self.client = transport.get_client(*self.pool)  # builds the request; a lease's client sends it
+        self.lease: transport.Lease | None = None
         self.policy = provider.retry_policy(max_retries, max_retry_wait)
         self.label = provider.label or type(provider).__name__
 
@@ -93,9 +93,10 @@ class Call:
         except UnicodeEncodeError:
             # Its args would hold the whole header value, which may be a secret.
             raise errors.BadRequestError("a request header holds a non-ASCII character") from None
+        self.lease = transport.lease(*self.pool)
         try:
             async for step in retry.attempts(
-                self.client,
+                self.lease.client,
                 request,
                 policy=self.policy,
                 secrets=self.secrets,
@@ -105,11 +106,22 @@ class Call:
             ):
                 yield step
         except errors.ModelNotFoundError as exc:
+            self.lease.release()
             exc.available = await self._listed_models()
             model = body.get("model")
             if isinstance(model, str) and model:
                 exc.suggestions = difflib.get_close_matches(model, exc.available, n=3, cutoff=0.5)
             raise
+        except BaseException:
+            self.lease.release()
+            raise
+
+    async def _close(self, response: httpx.Response) -> None:
+        try:
+            await response.aclose()
+        finally:
+            if self.lease is not None:
+                self.lease.release()
 
     async def _listed_models(self) -> list[str]:
         """The provider's models (cached), for hints on an unknown model; [] when they can't be had."""
@@ -132,7 +144,7 @@ class Call:
         try:
             reply = await self._read_json(response)
         finally:
-            await response.aclose()
+            await self._close(response)
         if isinstance(reply, dict) and reply.get("error"):
             raise errors.from_stream_error(reply["error"], secrets=self.secrets)
         data = reply.get("data") if isinstance(reply, dict) else None
@@ -201,7 +213,7 @@ class Call:
                 raise bodies.unexpected_body(head, response, problem, self.secrets)
             reply = await self._read_json(response, chunks, head)
         finally:
-            await response.aclose()
+            await self._close(response)
         try:
             model, items = parse.message_items(reply, self.secrets)
         except RecursionError:

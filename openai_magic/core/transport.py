@@ -10,10 +10,12 @@ from __future__ import annotations
 
 import asyncio
 import functools
+import math
 import os
 import ssl as _ssl
 import threading
 import weakref
+from collections.abc import Callable
 from typing import Any
 
 import httpx
@@ -23,15 +25,69 @@ from .secret import Secret, Secrets
 
 DEFAULT_CONNECT_TIMEOUT = 10.0
 # As many connections per server as a notebook may sensibly stream at once (the openai SDK's
-# limit too): with fewer, requests queue inside httpcore, whose queue handling makes 1,000
-# concurrent streams superlinearly slow.
+# limit too), in shards of at most SHARD_CONNECTIONS: httpcore 1.0's pool rescans all of its
+# connections (quadratically, for idle ones) each time a request starts or ends, which made 1,000
+# streams in one pool spend most of their time there (encode/httpcore#1035; fixed in the httpx2
+# fork). Small pools keep that cost flat (bench/concurrency.py: 13.5 s for 1,000 paced streams in
+# one pool, 3.5 s in shards of 100, 2.5 s in shards of 25), and a shard is only opened when all
+# the others are busy, so requests made one at a time always reuse the first shard's connection.
 DEFAULT_MAX_CONNECTIONS = 1000
-MAX_KEEPALIVE_CONNECTIONS = 100
+SHARD_CONNECTIONS = 25
 
 _lock = threading.Lock()
-_clients: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, dict[tuple[Any, ...], httpx.AsyncClient]] = (
+_clients: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, dict[tuple[Any, ...], Shards]] = (
     weakref.WeakKeyDictionary()
 )
+
+
+class Lease:
+    """One request's use of a shard: `client` sends it; `release()` once its response is closed."""
+
+    __slots__ = ("_index", "_shards", "client")
+
+    def __init__(self, shards: Shards, index: int) -> None:
+        self._shards, self._index = shards, index
+        self.client = shards.clients[index]
+
+    def release(self) -> None:
+        if self._index >= 0:
+            self._shards.active[self._index] -= 1
+            self._index = -1
+
+
+class Shards:
+    """The keep-alive clients of one server on one event loop: the first that has a free
+    connection takes the request (so one-at-a-time requests always reuse the same connection)."""
+
+    def __init__(self, make: Callable[[int], httpx.AsyncClient], max_connections: int) -> None:
+        count = max(1, math.ceil(max_connections / SHARD_CONNECTIONS))
+        self.per_shard = max(1, math.ceil(max_connections / count))
+        self._make = make
+        self.clients = [make(self.per_shard)]
+        self.active = [0]
+        self.count = count
+
+    def primary(self) -> httpx.AsyncClient:
+        """The first shard's client (reopened when it was closed)."""
+        return self._client(0)
+
+    def _client(self, index: int) -> httpx.AsyncClient:
+        if self.clients[index].is_closed:
+            self.clients[index] = self._make(self.per_shard)
+        return self.clients[index]
+
+    def lease(self) -> Lease:
+        """A shard with a free connection, opening one more shard when all are busy."""
+        free = next((i for i, active in enumerate(self.active) if active < self.per_shard), None)
+        if free is None and len(self.clients) < self.count:
+            self.clients.append(self._make(self.per_shard))
+            self.active.append(0)
+            free = len(self.clients) - 1
+        if free is None:  # all full: queue where the fewest requests wait
+            free = min(range(len(self.active)), key=self.active.__getitem__)
+        self._client(free)
+        self.active[free] += 1
+        return Lease(self, free)
 
 
 def make_timeout(timeout: float | tuple[float, float] | httpx.Timeout | None) -> httpx.Timeout:
@@ -50,6 +106,33 @@ def make_timeout(timeout: float | tuple[float, float] | httpx.Timeout | None) ->
     return httpx.Timeout(float(timeout), connect=min(float(timeout), DEFAULT_CONNECT_TIMEOUT), pool=None)
 
 
+def _shards(url: str, proxy: str | Secret | None, ssl: bool | str, max_connections: int) -> Shards:
+    loop = asyncio.get_running_loop()
+    target = httpx.URL(url)
+    proxy = Secret.wrap(proxy)  # a proxy URL may carry a password: the pool's keys never show it
+    key = (target.scheme, target.host, target.port, proxy, ssl, max_connections)
+
+    def make(connections: int) -> httpx.AsyncClient:
+        return httpx.AsyncClient(
+            proxy=proxy.reveal() if proxy else None,
+            verify=tls_context(ssl, needed=target.scheme == "https"),
+            trust_env=True,
+            timeout=make_timeout(120),
+            limits=httpx.Limits(
+                max_connections=connections, max_keepalive_connections=connections, keepalive_expiry=30
+            ),
+        )
+
+    with _lock:
+        per_loop = _clients.get(loop)
+        if per_loop is None:
+            per_loop = _clients[loop] = {}
+        shards = per_loop.get(key)
+        if shards is None:
+            shards = per_loop[key] = Shards(make, max_connections)
+    return shards
+
+
 def get_client(
     url: str,
     proxy: str | Secret | None = None,
@@ -60,28 +143,18 @@ def get_client(
 
     `ssl`: True verifies TLS (with $SSL_CERT_FILE when set), False does not, a string is a CA bundle.
     """
-    loop = asyncio.get_running_loop()
-    target = httpx.URL(url)
-    proxy = Secret.wrap(proxy)  # a proxy URL may carry a password: the pool's keys never show it
-    key = (target.scheme, target.host, target.port, proxy, ssl, max_connections)
-    with _lock:
-        per_loop = _clients.get(loop)
-        if per_loop is None:
-            per_loop = _clients[loop] = {}
-        client = per_loop.get(key)
-        if client is None or client.is_closed:
-            client = per_loop[key] = httpx.AsyncClient(
-                proxy=proxy.reveal() if proxy else None,
-                verify=tls_context(ssl, needed=target.scheme == "https"),
-                trust_env=True,
-                timeout=make_timeout(120),
-                limits=httpx.Limits(
-                    max_connections=max_connections,
-                    max_keepalive_connections=min(max_connections, MAX_KEEPALIVE_CONNECTIONS),
-                    keepalive_expiry=30,
-                ),
-            )
-    return client
+    return _shards(url, proxy, ssl, max_connections).primary()
+
+
+def lease(
+    url: str,
+    proxy: str | Secret | None = None,
+    ssl: bool | str = True,
+    max_connections: int = DEFAULT_MAX_CONNECTIONS,
+) -> Lease:
+    """A client of the shared pool for one request (`get_client`'s, unless it is busy); call
+    `release()` on it once the response is closed."""
+    return _shards(url, proxy, ssl, max_connections).lease()
 
 
 def tls_context(ssl: bool | str, needed: bool = True) -> _ssl.SSLContext:
@@ -114,8 +187,9 @@ async def aclose() -> None:
     """Close every client that belongs to the running event loop (call before closing the loop)."""
     with _lock:
         per_loop = _clients.pop(asyncio.get_running_loop(), {})
-    for client in per_loop.values():
-        await client.aclose()
+    for shards in per_loop.values():
+        for client in shards.clients:
+            await client.aclose()
 
 
 def close() -> None:
@@ -148,9 +222,12 @@ def transport_error(
 
 __all__ = [
     "DEFAULT_MAX_CONNECTIONS",
+    "Lease",
+    "Shards",
     "aclose",
     "close",
     "get_client",
+    "lease",
     "make_timeout",
     "tls_context",
     "transport_error",
