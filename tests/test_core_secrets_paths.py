@@ -194,3 +194,27 @@ def test_providers_accept_a_secret_key(keyed_server):
     assert OpenaiTemplate(api_base=keyed_server.base_url, api_key=Secret(SENTINEL_KEY)).get_models()
     assert Keyed.get_api_key() == Secret(SENTINEL_KEY)
     assert SENTINEL_KEY not in repr(vars(Keyed))
+
+
+async def test_a_key_in_default_headers_and_an_instance_with_a_credentialed_url(echo):
+    Azure = providers.custom(echo.base("500"), max_retries=0, default_headers={"api-key": SENTINEL_KEY})
+    with pytest.raises(errors.ServerError) as info:
+        await collect(Azure.create_async_generator("m", "hi"))
+    assert leaks(info.value, SENTINEL_KEY) == []
+    instance = OpenaiTemplate(api_base=echo.base("401").replace("http://", f"http://user:{SENTINEL_KEY}@"))
+    with pytest.raises(errors.AuthenticationError) as info:
+        await collect(instance.create_async_generator("m", "hi", max_retries=0))
+    assert "Incorrect API key: ***" in str(info.value)  # the Basic credentials reached the server
+    assert leaks(info.value, SENTINEL_KEY) == [] and SENTINEL_KEY not in repr(instance)
+
+
+async def test_errors_that_are_not_provider_errors_keep_no_key_in_frames():
+    async with HostileServer(ok_reply) as server:
+        P = providers.custom(server.base_url, max_retries=0)
+        bad = {"headers": {"api-key": SENTINEL_KEY}, "extra_data": {"weight": float("nan")}}
+        with pytest.raises(ValueError, match="nan or infinity") as info:
+            await collect(P.create_async_generator("m", "hi", **bad))
+        credentialed = server.base_url.replace("http://", f"http://user:{SENTINEL_KEY}@")
+        with pytest.raises(TypeError) as misuse:
+            OpenaiTemplate.get_models(api_base=credentialed, api_key=b"bytes")
+    assert leaks(info.value, SENTINEL_KEY) == [] and leaks(misuse.value, SENTINEL_KEY) == []

@@ -149,6 +149,36 @@ def check_retries(max_retries: Any, max_retry_wait: Any) -> None:
         raise ValueError(f"max_retry_wait must be a number of seconds of at least 0, not {max_retry_wait!r}")
 
 
+def image_body(model: str, prompt: str, kwargs: Mapping[str, Any], extra_data: Any) -> dict[str, Any]:
+    """The body of an image request: model, prompt, the image keywords given, then `extra_data`."""
+    body = {"model": model, "prompt": prompt}
+    body.update({k: kwargs[k] for k in IMAGE_PARAMETERS if kwargs.get(k) is not None})
+    body.update(extra_data or {})
+    return body
+
+
+def chat_body(
+    model: str,
+    messages: list[dict[str, Any]],
+    sampling: Mapping[str, Any],
+    kwargs: Mapping[str, Any],
+    extra_parameters: Iterable[str],
+    stream: bool,
+    extra_data: Any,
+) -> dict[str, Any]:
+    """The body of a chat request: sampling values and accepted keywords that are set, stream
+    options, then `extra_data` (which wins)."""
+    body: dict[str, Any] = {"model": model, "messages": messages}
+    body.update({k: v for k, v in sampling.items() if v is not None})
+    fields = (*extra_parameters, *ALWAYS_ACCEPTED)
+    body.update({k: kwargs[k] for k in fields if kwargs.get(k) is not None})
+    if stream:
+        body["stream"] = True
+        body["stream_options"] = {"include_usage": True}
+    body.update(extra_data or {})
+    return body
+
+
 def _plain(value: Any) -> Any:
     # numpy and other scalar types that know their plain Python value (`np.float32(0.7)`).
     item = getattr(value, "item", None)
@@ -205,12 +235,14 @@ __all__ = [
     "BROWSER_USER_AGENT",
     "DEFAULT_EXTRA_PARAMETERS",
     "IMAGE_PARAMETERS",
+    "chat_body",
     "check_call",
     "check_keywords",
     "check_messages",
     "check_model",
     "check_retries",
     "check_sampling",
+    "image_body",
     "json_body",
     "take_aliases",
 ]

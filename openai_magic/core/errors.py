@@ -169,11 +169,24 @@ def scrub(error: ProviderError, *secrets: str | Secret | None) -> ProviderError:
     error.message = redact(error.message, *secrets)
     error.args = tuple(redact_value(arg, *secrets) for arg in error.args)
     error.body = redact_value(error.body, *secrets)
+    clear_locals(error)
     error.__cause__ = None
     error.__context__ = None
     error.__suppress_context__ = True
-    traceback.clear_frames(error.__traceback__)  # frames still running (the caller's) are kept
     return error
+
+
+def clear_locals(error: BaseException) -> None:
+    """Clear the local variables of every finished frame `error` (and its chain) came through.
+
+    Frames still running (the caller's) are kept as they are.
+    """
+    seen: set[int] = set()
+    current: BaseException | None = error
+    while current is not None and id(current) not in seen:
+        seen.add(id(current))
+        traceback.clear_frames(current.__traceback__)
+        current = current.__cause__ or current.__context__
 
 
 # --- mapping HTTP replies and in-stream error objects to the hierarchy above -----------------------
@@ -371,6 +384,7 @@ __all__ = [
     "RequestTimeoutError",
     "ResponseError",
     "ServerError",
+    "clear_locals",
     "error_class",
     "error_message",
     "from_status",

@@ -61,21 +61,21 @@ class Call:
         proxy: str | Secret | None,
         timeout: Any,
         headers: dict[str, Any] | None,
-        max_retries: int | None,
-        max_retry_wait: float | None,
+        retries: tuple[int | None, float | None] = (None, None),
     ) -> None:
         self.provider = provider
         self.target = target
         self.base = target.base
         self.key = key
         proxy_secrets = urls.url_secrets(reveal(proxy)) if proxy else ()
-        self.secrets = unique((key, *header_secrets(headers), *target.url_secrets, *proxy_secrets))
+        sent = {**provider.default_headers, **(headers or {})}
+        self.secrets = unique((key, *header_secrets(sent), *target.url_secrets, *proxy_secrets))
         self.headers = headers
         self.timeout = transport.make_timeout(timeout)
         self.pool = (target.endpoint or target.base, proxy, provider.ssl, provider.max_connections)
         self.client = transport.get_client(*self.pool)  # builds the request; a lease's client sends it
         self.lease: transport.Lease | None = None
-        self.policy = provider.retry_policy(max_retries, max_retry_wait)
+        self.policy = provider.retry_policy(*retries)  # (max_retries, max_retry_wait)
         self.label = provider.label or type(provider).__name__
 
     async def _open(

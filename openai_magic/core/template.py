@@ -77,9 +77,10 @@ class OpenaiTemplate:
                 cls.needs_auth = False
 
     def __init__(self, **attributes: Any) -> None:
-        attributes = secret.protect(attributes)
-        if isinstance(attributes.get("api_key"), TypeError):
-            raise attributes["api_key"]
+        if "api_key" in attributes:
+            attributes["api_key"] = secret.argument(attributes["api_key"])
+            if isinstance(attributes["api_key"], TypeError):
+                raise attributes["api_key"]
         for name, value in attributes.items():
             if not hasattr(type(self), name):
                 raise TypeError(f"{type(self).__name__} has no attribute {name!r}")
@@ -197,10 +198,13 @@ class OpenaiTemplate:
     # --- models -----------------------------------------------------------------------------------
 
     @hybridmethod
-    def get_models(self, api_key: str | Secret | None = None, api_base: str | None = None) -> list[str]:
+    def get_models(
+        self, api_key: str | Secret | None = None, api_base: str | Secret | None = None
+    ) -> list[str]:
         """Model ids from `GET {api_base}/models` (cached), else `fallback_models` (sync; via bridge)."""
-        key = secret.argument(api_key)
-        del api_key  # only the Secret from here on: a traceback shows every local
+        # Only Secrets from here on (a URL with user:password@ too): a traceback shows every local.
+        key, api_base = secret.argument(api_key), secret.protect({"api_base": api_base})["api_base"]
+        del api_key
         if isinstance(key, TypeError):
             raise key
         models: list[str] = bridge.run(self.get_models_async(api_key=key, api_base=api_base))
@@ -215,7 +219,7 @@ class OpenaiTemplate:
         refresh: bool = False,
     ) -> list[str]:
         """Async `get_models`; fills `image_models` from the listing."""
-        key = secret.argument(api_key)
+        key, api_base = secret.argument(api_key), secret.protect({"api_base": api_base})["api_base"]
         del api_key
         if isinstance(key, TypeError):
             raise key
@@ -270,10 +274,11 @@ class OpenaiTemplate:
         `responses.RetryWait` item before each wait.
         """
         # Credentials become Secrets before anything can raise: a traceback prints every local.
-        kwargs = secret.protect({**kwargs, "api_key": api_key, "headers": headers, "api_base": api_base})
+        given = {"api_key": api_key, "headers": headers, "api_base": api_base, "proxy": proxy}
+        kwargs = secret.protect({**kwargs, **given, "api_endpoint": api_endpoint})
         key, headers, api_base = kwargs.pop("api_key"), kwargs.pop("headers"), kwargs.pop("api_base")
-        del api_key
-        proxy = secret.protect({"proxy": proxy})["proxy"]
+        proxy, api_endpoint = kwargs.pop("proxy"), kwargs.pop("api_endpoint")
+        del api_key, given
         if isinstance(key, TypeError):
             raise key
         named = arguments.take_aliases(kwargs, {"api_base": api_base, "extra_data": extra_data})
@@ -368,40 +373,27 @@ async def _generate(
         model = model or provider.default_model
         if impersonate:
             headers = {"User-Agent": arguments.BROWSER_USER_AGENT, **(headers or {})}
-        call = Call(
-            provider,
-            target,
-            key,
-            proxy=proxy,
-            timeout=timeout,
-            headers=headers,
-            max_retries=retries[0],
-            max_retry_wait=retries[1],
-        )
+        call = Call(provider, target, key, proxy=proxy, timeout=timeout, headers=headers, retries=retries)
         secrets = call.secrets
         prepared = prepare_messages(provider, messages, media)
         if provider.is_image_model(model):
             image_prompt = prompt or last_user_text(prepared)
-            body = {"model": model, "prompt": image_prompt}
-            body.update({k: kwargs[k] for k in IMAGE_PARAMETERS if kwargs.get(k) is not None})
-            body.update(extra_data or {})
+            body = arguments.image_body(model, image_prompt, kwargs, extra_data)
             async for item in call.images(body, image_prompt):
                 yield item
             return
-        body = {"model": model, "messages": prepared}
-        body.update({k: v for k, v in sampling.items() if v is not None})
-        fields = (*extra_parameters, *arguments.ALWAYS_ACCEPTED)
-        body.update({k: kwargs[k] for k in fields if kwargs.get(k) is not None})
-        if stream:
-            body["stream"] = True
-            body["stream_options"] = {"include_usage": True}
-        body.update(extra_data or {})
+        body = arguments.chat_body(model, prepared, sampling, kwargs, extra_parameters, stream, extra_data)
         endpoint = target.endpoint or f"{target.base}/chat/completions"
         async for item in call.chat(endpoint, body, stream):
             yield item
     except errors.ProviderError as exc:
         # One exit for every error: whatever path raised it, no secret leaves a trace on it.
         raise errors.scrub(exc, *secrets) from None
+    except Exception as exc:
+        # Misuse found late (a media file, a value JSON cannot carry) or a bug: kept as it is,
+        # but the frames it came through (a request, a server's text) lose their variables.
+        errors.clear_locals(exc)
+        raise
 
 
 __all__ = ["AsyncResult", "OpenaiTemplate", "hybridmethod", "prepare_messages"]
