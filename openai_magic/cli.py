@@ -14,6 +14,7 @@ import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
+from urllib.parse import quote
 
 QUICKSTART = Path("notebooks") / "01_quickstart.ipynb"
 DEMO_URL_VAR = "OPENAI_MAGIC_DEMO_URL"
@@ -139,7 +140,14 @@ def run_demo(args: argparse.Namespace) -> int:
         with demo_backend(pace=0) as env:
             print(execute(notebook, output.resolve(), env), flush=True)
         return 0
-    command = [sys.executable, "-m", "jupyterlab", notebook.name, f"--ServerApp.root_dir={notebook.parent}"]
+    command = [
+        sys.executable,
+        "-m",
+        "jupyterlab",
+        f"--ServerApp.root_dir={notebook.parent}",
+        # JupyterLab prints (and opens) its default URL: make that the notebook, not the Launcher.
+        f"--LabApp.default_url=/lab/tree/{quote(notebook.name)}",
+    ]
     if args.port is not None:
         command.append(f"--port={args.port}")
     if args.no_browser:

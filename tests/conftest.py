@@ -38,3 +38,15 @@ def keyed_server():
 @pytest.fixture(scope="session")
 def base_url(demo_server) -> str:
     return demo_server.base_url
+
+
+@pytest.fixture(autouse=True)
+def fresh_notebook_state():
+    """Every test starts with no threads, no kept keys and the one-time notices unsaid (in this process)."""
+    yield
+    from openai_magic.notebook import conversation, keys, plan
+
+    with conversation._lock:
+        conversation._threads.clear()
+    keys._KEYS.clear()
+    plan._state["demo_notice"] = False

@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from browser_support import kernel_env
+from envs import kernel_env
 from jupyter_client import KernelManager
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -126,3 +126,12 @@ class Kernel:
     def close(self) -> None:
         self.kc.stop_channels()
         self.km.shutdown_kernel(now=True)
+
+
+def usage_error(cell: Cell) -> str:
+    """The cell failed with IPython's UsageError: short, no traceback (so Run All stops there); its text."""
+    content = cell.reply["content"]
+    assert content["status"] == "error" and content["ename"] == "UsageError", cell.everything
+    assert not cell.of("error") and "Traceback" not in cell.everything, cell.everything
+    assert cell.stderr.startswith("UsageError: "), cell.everything
+    return str(content["evalue"])

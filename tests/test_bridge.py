@@ -7,6 +7,7 @@ import asyncio
 import os
 import signal
 import threading
+import time
 
 import pytest
 
@@ -209,3 +210,107 @@ def test_unused_iterator_starts_nothing():
     bridge.run(add(0, 0))  # give the portal loop a turn
     assert not started.is_set()
     assert list(iterator) == [1] and started.is_set()
+
+
+# --- in_caller: sync functions shipped back to the waiting thread ---------------------------------
+
+
+def where() -> threading.Thread:
+    return threading.current_thread()
+
+
+def test_in_caller_runs_on_the_waiting_thread_under_run_and_iterate():
+    async def ask() -> tuple[threading.Thread, threading.Thread, bool]:
+        return await bridge.in_caller(where), threading.current_thread(), bridge.driven()
+
+    caller, loop_thread, driven = bridge.run(ask())
+    assert caller is threading.current_thread() and loop_thread is not caller and driven
+
+    async def several():
+        for n in range(3):
+            yield n, await bridge.in_caller(where)
+
+    assert list(bridge.iterate(several())) == [(n, threading.current_thread()) for n in range(3)]
+
+
+def test_in_caller_from_another_thread_runs_there():
+    seen: list[threading.Thread] = []
+
+    async def ask() -> threading.Thread:
+        return await bridge.in_caller(where)
+
+    worker = threading.Thread(target=lambda: seen.append(bridge.run(ask())))
+    worker.start()
+    worker.join()
+    assert seen == [worker]
+
+
+def test_in_caller_passes_arguments_and_sends_exceptions_back():
+    def divide(a: int, b: int = 1) -> float:
+        return a / b
+
+    async def ask() -> tuple[float, str]:
+        try:
+            await bridge.in_caller(divide, 1, b=0)
+        except ZeroDivisionError as exc:
+            return await bridge.in_caller(divide, 6, b=3), type(exc).__name__
+        raise AssertionError("no error")
+
+    assert bridge.run(ask()) == (2.0, "ZeroDivisionError")
+
+
+def test_in_caller_without_the_bridge_runs_inline_on_the_loop_thread():
+    async def ask() -> tuple[threading.Thread, threading.Thread, bool]:
+        return await bridge.in_caller(where), threading.current_thread(), bridge.driven()
+
+    caller, loop_thread, driven = asyncio.run(ask())
+    assert caller is loop_thread is threading.current_thread() and not driven
+
+
+def test_keyboard_interrupt_inside_in_caller_cancels_the_job():
+    finished, cancelled = threading.Event(), threading.Event()
+
+    def interrupted() -> None:
+        raise KeyboardInterrupt
+
+    async def ask():
+        try:
+            yield "before"
+            await bridge.in_caller(interrupted)
+            yield "never"
+        except asyncio.CancelledError:
+            cancelled.set()
+            raise
+        finally:
+            finished.set()
+
+    received = []
+    with pytest.raises(KeyboardInterrupt):
+        for item in bridge.iterate(ask()):
+            received.append(item)
+    assert received == ["before"] and cancelled.is_set() and finished.is_set()
+    assert bridge.run(add(1, 2)) == 3  # the portal still works
+
+
+def test_interrupt_main_while_in_caller_function_sleeps_cancels_the_run():
+    finished, started = threading.Event(), threading.Event()
+
+    def sleeper() -> None:
+        started.set()
+        while True:  # only the interrupt ends this (interrupt_main is seen between bytecodes)
+            time.sleep(0.005)
+
+    async def ask() -> None:
+        try:
+            await bridge.in_caller(sleeper)
+        finally:
+            finished.set()
+
+    def interrupt_when_started() -> None:
+        started.wait()
+        _thread.interrupt_main()
+
+    threading.Thread(target=interrupt_when_started, daemon=True).start()
+    with pytest.raises(KeyboardInterrupt):
+        bridge.run(ask())
+    assert finished.is_set()

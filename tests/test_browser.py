@@ -7,18 +7,18 @@ from typing import Any
 
 import nbformat
 import pytest
-from browser_support import (
-    ARTIFACTS,
-    chromium_page,
-    copy_notebooks,
-    jupyterlab,
-    kernel_env,
+from browser_page import (
+    chromium,
+    new_page,
     open_notebook,
     run_all_cells,
+    save_element,
     save_screenshot,
     screenshot_on_failure,
-    wait_all_cells_ran,
 )
+from envs import kernel_env
+from lab_server import jupyter
+from notebook_run import copy_notebooks
 
 pytestmark = [pytest.mark.browser, pytest.mark.timeout(300)]
 
@@ -41,8 +41,7 @@ def open_and_run(page: Any, lab: Any, name: str) -> None:
     """Open a notebook full width, Run All, and wait until every cell has run."""
     open_notebook(page, lab, name)
     hide_sidebar(page)
-    run_all_cells(page)
-    wait_all_cells_ran(page, code_cell_count(lab.root / name))
+    run_all_cells(page, name, code_cell_count(lab.root / name))
 
 
 def text_length(locator: Any) -> int:
@@ -59,14 +58,21 @@ def lab(tmp_path_factory: pytest.TempPathFactory):
     root = copy_notebooks(work / "notebooks")
     with DemoServer(pace=0.01) as server:
         env = kernel_env(OPENAI_MAGIC_DEMO_URL=server.base_url)
-        with jupyterlab(root, env, work) as running:
+        with jupyter(root, env, work, "lab") as running:
             yield running
 
 
 @pytest.fixture(scope="module")
-def page(lab):
-    """One headless Chromium page for the module."""
-    with chromium_page(ARTIFACTS) as browser_page:
+def browser():
+    """One headless Chromium for the module (Playwright's sync API allows one at a time)."""
+    with chromium() as running:
+        yield running
+
+
+@pytest.fixture(scope="module")
+def page(lab, browser):
+    """A page for the JupyterLab tests."""
+    with new_page(browser) as browser_page:
         yield browser_page
 
 
@@ -89,7 +95,7 @@ def test_quickstart_streams_rendered_markdown(lab, page) -> None:
         inserted = code_source.locator("xpath=following-sibling::div[contains(@class,'jp-CodeCell')][1]")
         assert "def " in inserted.locator(".jp-InputArea-editor").inner_text()
         page.evaluate("(el) => el.scrollIntoView({block: 'start'})", chat_cell.element_handle())
-        save_screenshot(page, ARTIFACTS, "quickstart.png", docs_name="chat.png")
+        save_screenshot(page, "quickstart.png", docs_name="chat.png")
 
 
 def wait_count(page: Any, panel: Any, selector: str, more_than: int) -> None:
@@ -141,7 +147,7 @@ def test_panel_send_streams_and_stop_keeps_partial(lab, page) -> None:
         # Code blocks are highlighted in the panel too (HTML widgets get no highlighter from JupyterLab).
         code = new.locator("pre").first
         assert code.locator("span[style]").count() >= 3
-        code.screenshot(path=str(ARTIFACTS / "panel-code.png"))
+        save_element(code, "panel-code.png")
 
         # Stop a long answer, in a fresh thread so it has the transcript to itself: it ends, marked
         # interrupted, and the partial answer stays.
@@ -154,9 +160,22 @@ def test_panel_send_streams_and_stop_keeps_partial(lab, page) -> None:
         wait_count(page, panel, ANSWER, 0)
         long_answer = answers.nth(0)
         wait_text(page, long_answer, more_than=300)
+        # The transcript follows the streaming answer while the reader is at the bottom...
+        transcript = panel.locator(".openai-magic-transcript").element_handle()
+        overflowing = "(el) => el.scrollHeight > el.clientHeight + 100"
+        page.wait_for_function(overflowing, arg=transcript)
+        at_bottom = "(el) => el.scrollTop + el.clientHeight >= el.scrollHeight - 30"
+        page.wait_for_function(at_bottom, arg=transcript)
+        # ...and stays where the reader scrolled up to, while the answer keeps growing.
+        panel.locator(".openai-magic-transcript").hover()
+        page.mouse.wheel(0, -5000)
+        page.wait_for_function("(el) => el.scrollTop === 0", arg=transcript)
+        grown = text_length(long_answer) + 200
+        page.wait_for_function(f"(el) => el.innerText.length > {grown}", arg=long_answer.element_handle())
+        assert page.evaluate("(el) => el.scrollTop", transcript) == 0
         stop = panel.locator("button.openai-magic-stop")
         assert stop.is_enabled()
-        save_screenshot(page, ARTIFACTS, "panel-streaming.png")
+        save_screenshot(page, "panel-streaming.png")
         stop.click()
         wait_text(page, panel.locator(ERROR).nth(0), contains="interrupted")
         send_button = panel.locator("button.openai-magic-send")
@@ -165,11 +184,58 @@ def test_panel_send_streams_and_stop_keeps_partial(lab, page) -> None:
         assert len(partial) > 300
         # The picture for the README: the panel with the stopped answer, its "interrupted" line, the controls.
         page.evaluate("(el) => el.scrollIntoView({block: 'start'})", panel.element_handle())
-        save_screenshot(page, ARTIFACTS, "panel.png", docs_name="panel.png")
+        save_screenshot(page, "panel.png", docs_name="panel.png")
         # The kernel stays usable, and the stopped answer no longer grows: ask again and wait for the end.
         send(panel, "One more short question: what is a list?")
         wait_count(page, panel, FOOTER, 1)
         wait_text(page, panel.locator(FOOTER).nth(1))
         assert long_answer.inner_text() == partial
         page.evaluate("(el) => el.scrollIntoView({block: 'end'})", send_button.element_handle())
-        save_screenshot(page, ARTIFACTS, "panel-after.png")
+        save_screenshot(page, "panel-after.png")
+
+
+@pytest.fixture(scope="module", params=["lab", "notebook"])
+def front_end(request, tmp_path_factory, browser):
+    """JupyterLab and Jupyter Notebook 7, each with a page, over a fresh copy of notebooks/."""
+    from openai_magic.server import DemoServer
+
+    work = tmp_path_factory.mktemp(request.param)
+    root = copy_notebooks(work / "notebooks")
+    with DemoServer(pace=0.005) as server:
+        env = kernel_env(OPENAI_MAGIC_DEMO_URL=server.base_url)
+        with jupyter(root, env, work, request.param) as running, new_page(browser) as browser_page:
+            yield running, browser_page
+
+
+def test_shift_enter_in_the_prompt_sends_and_never_reruns_the_cell(front_end) -> None:
+    """A real Shift+Enter in the panel's prompt box: the panel sends, the notebook cell is left alone."""
+    server, page = front_end
+    name = "02_control_panel.ipynb"
+    with screenshot_on_failure(page, f"shift-enter-{server.front_end}"):
+        open_notebook(page, server, name)
+        run_all_cells(page, name, code_cell_count(server.root / name))
+        panels = page.locator(".openai-magic-panel")
+        panel = panels.first
+        panel.wait_for(state="visible")
+        before = panel.locator(ANSWER).count()
+        panels_before = panels.count()
+        prompt_cell = page.locator(".jp-CodeCell", has=panel).first
+        count_before = prompt_cell.locator(".jp-InputArea-prompt").inner_text()
+        box = panel.locator(".openai-magic-prompt textarea")
+        box.click()
+        box.fill("Sent with Shift+Enter: what is a generator?")
+        box.press("Shift+Enter")
+        wait_count(page, panel, FOOTER, before)
+        wait_text(page, panel.locator(FOOTER).nth(before))
+        assert "what is a generator" in panel.locator(".openai-magic-user").last.inner_text()
+        assert box.input_value() == ""
+        # The cell did not run again: same execution count, no new panel on the page.
+        assert prompt_cell.locator(".jp-InputArea-prompt").inner_text() == count_before
+        assert panels.count() == panels_before
+        # The static copy of each panel's thread (for GitHub, nbviewer, nbconvert) is in the page but
+        # hidden while the live panel renders.
+        statics = page.locator(".openai-magic-static")
+        assert statics.count() == panels_before
+        for index in range(statics.count()):
+            statics.nth(index).wait_for(state="hidden")
+        save_screenshot(page, f"panel-shift-enter-{server.front_end}.png")

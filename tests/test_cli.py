@@ -17,6 +17,8 @@ import psutil
 import pytest
 from conftest import SENTINEL_KEY
 
+pytestmark = pytest.mark.kernel
+
 ROOT = Path(__file__).resolve().parent.parent
 # Exactly what the `openai-magic` console script runs (see test_console_script_points_at_cli_main).
 CLI = [sys.executable, "-c", "import sys; from openai_magic.cli import main; sys.exit(main())"]

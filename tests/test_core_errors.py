@@ -279,7 +279,13 @@ async def test_wrong_key_is_authentication_error_and_never_shown(keyed_server, s
 async def test_right_key_works(keyed_server):
     Keyed = providers.custom(keyed_server.base_url, api_key=SENTINEL_KEY)
     assert text_of(await run(Keyed, "[demo echo] ok")) == "[demo echo] ok"
-    assert await Keyed.get_models_async() == ["demo-chat", "demo-image", "demo-reasoner", "demo-think"]
+    assert await Keyed.get_models_async() == [
+        "demo-chat",
+        "demo-image",
+        "demo-reasoner",
+        "demo-think",
+        "demo-tools",
+    ]
 
 
 def test_error_message_shapes():

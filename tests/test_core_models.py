@@ -13,7 +13,7 @@ from openai_magic.core.models import parse_models as _parse_models
 from openai_magic.core.template import OpenaiTemplate
 from openai_magic.server import DemoServer
 
-DEMO_MODELS = ["demo-chat", "demo-image", "demo-reasoner", "demo-think"]
+DEMO_MODELS = ["demo-chat", "demo-image", "demo-reasoner", "demo-think", "demo-tools"]
 
 
 @pytest.mark.parametrize("quirk", [None, "models-list", "models-dict"])

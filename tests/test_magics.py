@@ -5,7 +5,9 @@ from __future__ import annotations
 import shutil
 
 import pytest
-from magics_kernel import ROOT, Kernel
+from magics_kernel import ROOT, Kernel, usage_error
+
+pytestmark = pytest.mark.kernel
 
 
 @pytest.fixture(scope="module")
@@ -143,8 +145,8 @@ def test_image_generation_and_media(kernel) -> None:
     seen = kernel.value("seen")
     assert "Images attached | 2" in seen and "image/png" in seen
     assert media.markdown == seen
-    missing = ok(kernel.run("%chat --media no_such.png hi"))
-    assert "no such file" in missing.stderr and not missing.markdown
+    missing = kernel.run("%chat --media no_such.png hi")
+    assert usage_error(missing) == "--media no_such.png: no such file or variable" and not missing.markdown
 
 
 def test_models_and_config(kernel) -> None:

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import pytest
 from magics_kernel import Kernel
+
+pytestmark = pytest.mark.kernel
 
 
 def test_demo_backend_notice_once(tmp_path, demo_server) -> None:

@@ -7,9 +7,11 @@ import subprocess
 import sys
 
 import pytest
-from browser_support import kernel_env
 from conftest import SENTINEL_KEY
-from magics_kernel import Kernel
+from envs import kernel_env
+from magics_kernel import Kernel, usage_error
+
+pytestmark = pytest.mark.kernel
 
 
 @pytest.fixture(scope="module")
@@ -40,25 +42,27 @@ def one_line(text: str) -> str:
         ("%chat -t hot hello", "argument -t/--temperature: invalid float value"),
         ("%%chat -f yaml\nhello", "invalid choice: 'yaml'"),
         ("%%chat stray words\nhello", "unrecognized arguments: stray words"),
+        ("%chat -t 5 hello", "temperature must be between 0 and 2, not 5"),
+        ("%chat --max-tokens 0 hello", "max_tokens must be at least 1, not 0"),
     ],
 )
-def test_invalid_options_print_the_usage_line(kernel, code: str, expected: str) -> None:
-    cell = quiet(kernel.run(code))
-    assert cell.stderr.startswith("usage: %chat [-m MODEL]") and expected in cell.stderr
-    assert not cell.displays
+def test_invalid_options_are_usage_errors(kernel, code: str, expected: str) -> None:
+    message = usage_error(kernel.run(code))
+    assert expected in message.splitlines()[0], message
+    if "must be" not in expected:  # a parsing problem also shows the usage line
+        assert "%chat [-m MODEL]" in message
 
 
-def test_bad_header_and_unreadable_media_are_one_line(kernel, tmp_path) -> None:
-    cell = quiet(kernel.run("%chat --header NoColon hello"))
-    assert one_line(cell.stderr) == "--header takes 'Name: value'"
-    media = quiet(kernel.run("not_media = 42\n%chat --new --media not_media what is this"))
-    assert one_line(media.stderr).split(":")[0].endswith("Error")
+def test_bad_header_and_unreadable_media_are_usage_errors(kernel, tmp_path) -> None:
+    assert usage_error(kernel.run("%chat --header NoColon hello")) == "--header takes 'Name: value'"
+    message = usage_error(kernel.run("not_media = 42\n%chat --new --media not_media what is this"))
+    assert message.startswith("--media: ")
 
 
-@pytest.mark.parametrize("code", ["%%chat\n   \n", "%chat", "%chat -m demo-chat   ", "%chat --raw {}"[:-3]])
-def test_empty_prompt_is_an_error_not_a_request(kernel, code: str) -> None:
-    cell = quiet(kernel.run(code))
-    assert one_line(cell.stderr).startswith("Empty prompt: nothing was sent")
+@pytest.mark.parametrize("code", ["%%chat\n   \n", "%chat", "%chat -m demo-chat   ", "%chat --raw"])
+def test_empty_prompt_is_a_usage_error_not_a_request(kernel, code: str) -> None:
+    cell = kernel.run(code)
+    assert usage_error(cell).startswith("Empty prompt: nothing was sent")
     assert not cell.displays
 
 
@@ -66,13 +70,16 @@ UNKNOWN_PROVIDER = (
     "%chat -p nosuchprovider hello",
     "%models -p nosuchprovider",
     "%chat_panel -p nosuchprovider",
+    "%chat_key nosuchprovider",
 )
 
 
 def test_unknown_provider_and_model(kernel) -> None:
     for code in UNKNOWN_PROVIDER:
-        cell = quiet(kernel.run(code))
-        assert one_line(cell.stderr).startswith("Unknown provider: unknown provider 'nosuchprovider'"), code
+        cell = kernel.run(code)
+        message = usage_error(cell)
+        assert message.startswith("Unknown provider 'nosuchprovider': use a preset ("), code
+        assert "or a base URL" in message and message.lower().count("unknown provider") == 1, message
         assert not cell.displays, code
     model = quiet(kernel.run("%chat -m demo-chatt hello"))
     line = one_line(model.stderr)
@@ -81,12 +88,34 @@ def test_unknown_provider_and_model(kernel) -> None:
     assert not model.markdown
 
 
+def test_a_bad_option_stops_run_all(tmp_path, demo_server) -> None:
+    """In Run All (nbclient, as in JupyterLab) the cell with a bad option fails; later cells never run."""
+    import nbformat
+    from nbclient import NotebookClient
+    from nbclient.exceptions import CellExecutionError
+    from nbformat.v4 import new_code_cell, new_notebook
+
+    nb = new_notebook(
+        cells=[
+            new_code_cell("%load_ext openai_magic"),
+            new_code_cell("%chat -o answer --temprature 0.2 hello"),
+            new_code_cell("print(answer)"),
+        ]
+    )
+    client = NotebookClient(nb, timeout=60, kernel_name="python3")
+    with pytest.raises(CellExecutionError) as failure:
+        client.execute(env=kernel_env(OPENAI_MAGIC_DEMO_URL=demo_server.base_url))
+    assert "UsageError" in str(failure.value) and "NameError" not in str(failure.value)
+    assert nb.cells[2].get("execution_count") is None and not nb.cells[2].outputs
+    nbformat.validate(nb)
+
+
 def test_authentication_and_missing_key(kernel, keyed_server) -> None:
     cell = quiet(kernel.run(f"%chat -p {keyed_server.base_url} hello"))
     assert one_line(cell.stderr).startswith("AuthenticationError: ")
     missing = quiet(kernel.run("%chat -p openai hello"))
     line = one_line(missing.stderr)
-    assert line.startswith("MissingAuthError: ") and "%chat_key" in line
+    assert line == "MissingAuthError: OpenAI needs an API key: set OPENAI_API_KEY or run %chat_key openai"
 
 
 def test_rate_limit_says_when_to_retry(kernel) -> None:

@@ -8,15 +8,33 @@ import pytest
 
 from openai_magic.core import errors
 from openai_magic.notebook.errorline import describe
-from openai_magic.notebook.magics import ChatMagics, _split_options, protect_questions
-from openai_magic.notebook.options import ChatOptions, default_provider, provider_label, resolve_provider
+from openai_magic.notebook.magics import ChatMagics, protect_questions
+from openai_magic.notebook.magics.arguments import split_options
+from openai_magic.notebook.options import ChatOptions
+from openai_magic.notebook.plan import Plan, UnknownProviderError, provider_label, resolve_provider
 
 
-def test_merge_and_request_kwargs() -> None:
-    base = ChatOptions(model="m", temperature=0.2, api_key="sk-secret-1234")
-    opts = base.merged(ChatOptions(max_tokens=5, stop="END"), seed=1, json=True, media=["x.png"])
-    kwargs = opts.request_kwargs([{"role": "user", "content": "hi"}])
-    assert kwargs == {
+def plan_for(options: ChatOptions, messages: list, provider=None, model="m", image=False, key=None) -> Plan:
+    from openai_magic.notebook.conversation import get_conversation
+
+    return Plan(
+        prompt=messages[-1]["content"],
+        options=options,
+        provider=provider or resolve_provider("http://127.0.0.1:9/v1")[0],
+        model=model,
+        image=image,
+        messages=messages,
+        conversation=get_conversation("options-test"),
+        surface="magic",
+        media=["x.png"],
+        key=key,
+    )
+
+
+def test_options_become_request_kwargs_and_metadata_without_the_key() -> None:
+    opts = ChatOptions(model="m", temperature=0.2).replace(max_tokens=5, stop=("END",), seed=1, json=True)
+    plan = plan_for(opts, [{"role": "user", "content": "hi"}], key="sk-secret-1234")
+    assert plan.request_kwargs() == {
         "model": "m",
         "messages": [{"role": "user", "content": "hi"}],
         "stream": True,
@@ -28,30 +46,62 @@ def test_merge_and_request_kwargs() -> None:
         "media": ["x.png"],
         "api_key": "sk-secret-1234",
     }
-    assert "sk-secret" not in repr(opts) and "sk-secret" not in str(opts.metadata(object))
+    assert "sk-secret" not in repr(plan) and "sk-secret" not in str(plan.metadata())
+    assert plan.metadata()["parameters"] == {
+        "temperature": 0.2,
+        "max_tokens": 5,
+        "stop": ["END"],
+        "seed": 1,
+        "stream": True,
+        "json": True,
+    }
     with pytest.raises(ValueError, match="format must be one of"):
         ChatOptions(format="yaml")
+    with pytest.raises(TypeError, match="did you mean temperature"):
+        ChatOptions().replace(temprature=1)
 
 
-def test_image_requests_use_the_prompt_and_an_image_model(monkeypatch) -> None:
-    monkeypatch.setenv("OPENAI_MAGIC_DEMO_URL", "http://127.0.0.1:9/v1")
-    opts = ChatOptions(image=True)
-    provider = opts.provider_class()
-    kwargs = opts.request_kwargs([{"role": "user", "content": "a cat"}], provider)
-    assert kwargs["model"] == "demo-image" and kwargs["prompt"] == "a cat"
+def test_one_declaration_drives_every_surface() -> None:
+    """Each option is declared once; the parser, the traits, the panel keywords and widgets follow."""
+    from openai_magic.notebook import options as opts
+    from openai_magic.notebook.magics.config import ChatMagicsConfig
+    from openai_magic.notebook.panel_params import ParamWidgets
+
+    parser = ChatMagics.chat.parser
+    dests = {action.dest for action in parser._actions}
+    assert set(opts.names(opts.MAGIC)) <= dests
+    assert set(opts.names(opts.CONFIG)) <= set(ChatMagicsConfig.class_trait_names(config=True))
+    sampling = ChatOptions(temperature=1.0, top_p=0.5, max_tokens=7, seed=3, stop=("x",)).sampling()
+    assert set(sampling) == {n for n in opts.names(opts.MAGIC) if opts.spec(n).request}
+    widgets = ParamWidgets()
+    assert set(widgets.widgets) == {n for n in opts.names(opts.PANEL) if opts.spec(n).widget}
+    trait = ChatMagicsConfig.class_traits()["temperature"]
+    assert (trait.min, trait.max) == (0, 2)  # the bounds travel too
+    assert parser._option_string_actions["--no-stream"].dest == "stream"
 
 
 def test_default_provider_from_environment(monkeypatch) -> None:
     monkeypatch.delenv("OPENAI_API_KEY", raising=False)
     monkeypatch.delenv("OPENAI_BASE_URL", raising=False)
-    provider, is_demo = default_provider()
+    provider, is_demo = resolve_provider(None)
     assert is_demo and provider.__name__ == "Demo"
     monkeypatch.setenv("OPENAI_BASE_URL", "http://127.0.0.1:9/v1")
-    provider, is_demo = default_provider()
+    provider, is_demo = resolve_provider(None)
     assert not is_demo and provider.__name__ == "OpenaiTemplate"
-    url = resolve_provider("http://127.0.0.1:9/v1/")
-    assert url is resolve_provider("http://127.0.0.1:9/v1") and provider_label(url) == "http://127.0.0.1:9/v1"
-    assert provider_label(resolve_provider("groq")) == "Groq"
+    url, _ = resolve_provider("http://127.0.0.1:9/v1/")
+    assert (
+        url is resolve_provider("http://127.0.0.1:9/v1")[0] and provider_label(url) == "http://127.0.0.1:9/v1"
+    )
+    assert provider_label(resolve_provider("groq")[0]) == "Groq"
+    with pytest.raises(UnknownProviderError, match="or a base URL"):
+        resolve_provider("nosuch")
+
+
+def test_credentials_in_a_base_url_never_reach_the_label_or_metadata() -> None:
+    cls, _ = resolve_provider("http://user:s3cr3t-pass@127.0.0.1:9/v1")
+    assert provider_label(cls) == "http://127.0.0.1:9/v1"
+    plan = plan_for(ChatOptions(), [{"role": "user", "content": "hi"}], provider=cls)
+    assert "s3cr3t" not in str(plan.metadata()) and "user:" not in str(plan.metadata())
 
 
 def parser() -> argparse.ArgumentParser:
@@ -73,7 +123,7 @@ def parser() -> argparse.ArgumentParser:
     ],
 )
 def test_split_options_keeps_the_prompt_as_typed(line: str, options: str, prompt: str) -> None:
-    assert _split_options(line, parser()) == (options, prompt)
+    assert split_options(line, parser()) == (options, prompt)
 
 
 def test_questions_are_prompts_not_help() -> None:

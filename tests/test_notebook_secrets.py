@@ -7,9 +7,13 @@ import json
 from pathlib import Path
 
 import nbformat
-from browser_support import execute_notebook, kernel_env, output_text
+import pytest
 from conftest import SENTINEL_KEY
+from envs import kernel_env
 from nbformat.v4 import new_code_cell, new_notebook
+from notebook_run import execute_notebook, output_text
+
+pytestmark = pytest.mark.kernel
 
 WIDGET_STATE = "application/vnd.jupyter.widget-state+json"
 

@@ -10,16 +10,18 @@ from pathlib import Path
 
 import nbformat
 import pytest
-from browser_support import (
+from envs import kernel_env
+from notebook_run import (
     NOTEBOOK_NAMES,
     NOTEBOOKS,
     Executed,
     copy_notebooks,
     execute_notebook,
-    kernel_env,
     mime_types,
     output_text,
 )
+
+pytestmark = pytest.mark.kernel
 
 WIDGET_VIEW = "application/vnd.jupyter.widget-view+json"
 QUICKSTART = "01_quickstart.ipynb"
@@ -152,6 +154,30 @@ def test_panel_notebook_displays_widgets_and_answers(executed: dict[str, Execute
     assert WIDGET_VIEW in mime_types(nb.cell("panel = ChatPanel("))
     assert output_text(nb.cell("await panel.send(")).strip()
     assert messages_seen(answer_text(nb.cell("%%chat -c planning"))) == 3
+
+
+def test_saved_panel_shows_its_thread_where_widgets_cannot_render(
+    executed: dict[str, Executed], tmp_path: Path
+) -> None:
+    """The panel's cell keeps a static copy of the thread, current after later cells (panel and %%chat)."""
+    nb = executed["02_control_panel.ipynb"]
+    cell = nb.cell("panel = ChatPanel(")
+    static = [o for o in cell.outputs if "openai-magic-static" in o.get("data", {}).get("text/html", "")]
+    assert len(static) == 1
+    html = static[0]["data"]["text/html"]
+    assert "Suggest three small weekend projects" in html  # sent by `await panel.send` two cells later
+    assert "Which of those projects needs the least setup" in html  # and by %%chat -c planning
+    assert "4 messages" in html
+    path = tmp_path / "panel.ipynb"
+    nbformat.write(nb.nb, path)
+    subprocess.run(
+        [sys.executable, "-m", "jupyter", "nbconvert", "--to", "html", str(path)],
+        check=True,
+        capture_output=True,
+        timeout=120,
+    )
+    exported = path.with_suffix(".html").read_text()
+    assert "Suggest three small weekend projects" in exported and "openai-magic-static" in exported
 
 
 def test_panel_notebook_compare_mode(executed: dict[str, Executed]) -> None:

@@ -21,6 +21,8 @@ PNG = base64.b64decode(
     "iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mNk+M9QDwADhgGAWjR9awAAAABJRU5ErkJggg=="
 )
 
+pytestmark = pytest.mark.panel
+
 
 def answers(panel: ChatPanel) -> list[AnswerView]:
     """Every AnswerView in the transcript, in order (compare columns flattened)."""
@@ -54,8 +56,7 @@ def classes(panel: ChatPanel) -> set[str]:
 
 
 async def loaded(panel: ChatPanel) -> ChatPanel:
-    if panel._models_task is not None:
-        await panel._models_task
+    await panel.models_loaded()
     return panel
 
 
@@ -88,19 +89,21 @@ async def test_layout_has_stable_css_classes_and_displays(make_panel):
     bundle = panel._repr_mimebundle_()
     assert bundle["application/vnd.jupyter.widget-view+json"]["model_id"] == panel.widget.model_id
     assert panel.provider_label.startswith("http://127.0.0.1:")
-    assert bundle["text/plain"] == f"<ChatPanel provider={panel.provider_label!r} model='demo-chat' no key>"
+    assert bundle["text/plain"] == (
+        f"<ChatPanel provider={panel.provider_label!r} model='demo-chat' no key (optional)>"
+    )
     assert panel.ui.stop.disabled and not panel.ui.send.disabled
 
 
 async def test_model_list_loads_in_background_with_image_models_marked(make_panel):
     panel = make_panel(conversation="models")
-    assert panel._models_task is not None  # the constructor returned before the list arrived
+    assert "loading" in panel.ui.models_status.value  # the constructor returned before the list arrived
     await loaded(panel)
     labels = dict(panel.ui.model.options)
     assert labels["demo-image 🖼"] == "demo-image"
     assert labels["demo-chat"] == "demo-chat"
     assert panel.model == "demo-chat"
-    assert "4 models" in panel.ui.models_status.value
+    assert "5 models" in panel.ui.models_status.value
     panel.ui.refresh.click()
     assert "loading" in panel.ui.models_status.value
     await loaded(panel)
@@ -262,10 +265,13 @@ async def test_two_panels_stream_at_once(make_panel):
     assert len(one.conversation.messages) == len(two.conversation.messages) == 2
 
 
-async def test_unknown_model_error_shows_inline(make_panel):
+async def test_unknown_model_error_shows_inline_and_send_raises(make_panel):
+    from openai_magic.core import errors
+
     panel = await loaded(make_panel(conversation="unknown", model="no-such-model"))
     assert panel.model == "no-such-model"
-    await panel.send("hi")
+    with pytest.raises(errors.ModelNotFoundError):
+        await panel.send("hi")
     (view,) = answers(panel)
     assert "ModelNotFoundError" in view.error_line.value
     assert "Traceback" not in view.error_line.value
@@ -273,11 +279,12 @@ async def test_unknown_model_error_shows_inline(make_panel):
 
 async def test_image_mode_renders_images_inline(make_panel):
     panel = await loaded(make_panel(conversation="image"))
-    panel.ui.image_mode.value = True
+    panel.ui.params["image"].value = True
     await panel.send("a red square")
     (view,) = answers(panel)
     assert "<img" in view.images.value and "a red square" in view.images.value
     assert view.error_line.value == ""
+    assert panel.conversation.entries == []  # an image is not a turn of the chat thread
 
 
 async def test_upload_attaches_media(make_panel):
@@ -300,7 +307,8 @@ async def test_parameters_and_system_prompt_are_sent(make_panel):
     )
     options = panel.options()
     assert (options.temperature, options.top_p, options.max_tokens, options.seed) == (0.3, None, 3, 7)
-    assert options.system == "Be brief." and options.conversation == "params" and options.api_key is None
+    assert options.system == "Be brief." and options.conversation == "params"
+    assert not hasattr(options, "api_key")  # options never hold a key
     answer = await panel.send("hello")
     assert answer and len(answer.split()) <= 4  # max_tokens=3 reached the server: three chunks
     (view,) = answers(panel)
@@ -342,7 +350,7 @@ async def test_typed_key_never_reaches_widget_state(keyed_server, key_store):
     panel = ChatPanel(provider=keyed_server.base_url, conversation="typed-key")
     await loaded(panel)
     assert "AuthenticationError" in panel.ui.models_status.value
-    assert panel.key_status == "no key"
+    assert panel.key_status == "no key (optional)"
     password = next(w for w in tree(panel.widget) if isinstance(w, widgets.Password))
     sent: list[dict] = []
     send = password._send
@@ -379,9 +387,9 @@ def key_store():
 
 
 async def test_key_kept_by_chat_key_serves_a_panel_made_in_python(keyed_server, key_store):
-    from openai_magic.notebook.options import resolve_provider
+    from openai_magic.notebook.plan import resolve_provider
 
-    key_store.remember(resolve_provider(keyed_server.base_url), SENTINEL_KEY)  # what %chat_key does
+    key_store.remember(resolve_provider(keyed_server.base_url)[0], SENTINEL_KEY)  # what %chat_key does
     panel = await loaded(ChatPanel(provider=keyed_server.base_url, conversation="stored-key"))
     assert panel.key_status == "key set (kept in kernel memory by %chat_key)"
     assert await panel.send("hello with the stored key")
@@ -390,20 +398,18 @@ async def test_key_kept_by_chat_key_serves_a_panel_made_in_python(keyed_server, 
 
 
 async def test_key_typed_in_the_panel_is_kept_for_the_magics(keyed_server, key_store):
-    from openai_magic.notebook.options import resolve_provider
+    from openai_magic.notebook.plan import resolve_provider
 
     panel = ChatPanel(provider=keyed_server.base_url, conversation="shared-key")
     await loaded(panel)
     password = next(w for w in tree(panel.widget) if isinstance(w, widgets.Password))
     password.set_state({"value": SENTINEL_KEY})
-    assert key_store.lookup(resolve_provider(keyed_server.base_url)) == SENTINEL_KEY
+    assert key_store.lookup(resolve_provider(keyed_server.base_url)[0]) == SENTINEL_KEY
 
 
 async def test_key_status_from_environment(monkeypatch):
     monkeypatch.setenv("OPENAI_API_KEY", SENTINEL_KEY)
     panel = ChatPanel(provider="OpenAI", conversation="env-key")
-    if panel._models_task is not None:
-        panel._models_task.cancel()
     assert panel.key_status == "key set from OPENAI_API_KEY"
     assert SENTINEL_KEY not in all_widget_states()
     monkeypatch.delenv("OPENAI_API_KEY")
@@ -470,7 +476,7 @@ async def test_provider_dropdown_and_custom_base_url(demo_server):
     panel.ui.base_url.value = demo_server.base_url
     await loaded(panel)
     assert panel.provider_label == demo_server.base_url and panel.model == "demo-chat"
-    assert "4 models" in panel.ui.models_status.value
+    assert "5 models" in panel.ui.models_status.value
     assert await panel.send("hello from a custom URL")
 
 

@@ -11,16 +11,10 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from openai_magic.core.responses import FinishReason, ImageResponse, ProviderInfo, Reasoning, Usage
-from openai_magic.notebook.render import (
-    BlockStream,
-    Sink,
-    StreamRenderer,
-    TextSink,
-    deferred_interrupts,
-    footer_text,
-    split_blocks,
-    to_html,
-)
+from openai_magic.notebook.blocks import BlockStream, split_blocks, to_html
+from openai_magic.notebook.render import StreamRenderer
+from openai_magic.notebook.render_parts import footer_text
+from openai_magic.notebook.sinks import Sink, TextSink, deferred_interrupts
 
 DOC = (
     "# Title\n\nSome *para*\nmore text\n\n- a\n- b\n\n  still b\n\n1. one\n2. two\n\n"
@@ -78,7 +72,7 @@ def stream(text: str, step: int) -> BlockStream:
     blocks = BlockStream()
     for i in range(0, len(text), step):
         blocks.feed(text[i : i + step])
-        blocks.changed_sources()
+        assert "".join(blocks.blocks) == text[: i + step]
     blocks.close()
     return blocks
 
@@ -221,3 +215,27 @@ def test_deferred_interrupts_hold_sigint_until_the_block_ends() -> None:
     with deferred_interrupts(reraise=False):
         os.kill(os.getpid(), signal.SIGINT)
     assert signal.getsignal(signal.SIGINT) is signal.default_int_handler
+
+
+def test_a_block_counts_as_shown_only_once_the_sink_took_it() -> None:
+    """An interrupt re-raised right after one sink call (as InterruptSafe does) loses no later block."""
+
+    class InterruptedOnce(Recorder):
+        def __getattribute__(self, name):
+            if name == "block":
+                calls = object.__getattribute__(self, "calls")
+
+                def block(*args):
+                    calls.append(("block", *args))
+                    if sum(c[0] == "block" for c in calls) == 1:
+                        raise KeyboardInterrupt  # after the sink took block 0
+
+                return block
+            return super().__getattribute__(name)
+
+    sink = InterruptedOnce()
+    renderer = StreamRenderer(sink, throttle=0)
+    with pytest.raises(KeyboardInterrupt):
+        renderer.add("# A\n\npara one\n\n- item\n\n| x |\n|---|\n| 1 |\n")
+    renderer.finish(interrupted=True)
+    assert sink.blocks() == split_blocks(renderer.answer) and len(sink.blocks()) == 4

@@ -20,7 +20,7 @@ http = pytest.fixture(scope="module")(http_client)
 
 def test_models_lists_every_demo_model(sdk: openai.OpenAI) -> None:
     models = {m.id: m for m in sdk.models.list()}
-    assert set(models) == {"demo-chat", "demo-reasoner", "demo-think", "demo-image"}
+    assert set(models) == {"demo-chat", "demo-reasoner", "demo-think", "demo-tools", "demo-image"}
     assert models["demo-image"].model_extra["type"] == "image"
     assert sdk.models.retrieve("demo-think").id == "demo-think"
 

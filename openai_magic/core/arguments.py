@@ -10,8 +10,12 @@ from __future__ import annotations
 import difflib
 import json
 import math
+import re
 from collections.abc import Iterable, Mapping
 from typing import Any
+
+from . import errors
+from .secret import Secret, reveal
 
 DEFAULT_EXTRA_PARAMETERS: tuple[str, ...] = (
     "seed",
@@ -41,7 +45,10 @@ BROWSER_USER_AGENT = (
 ALIASES = {"base_url": "api_base", "extra_body": "extra_data"}
 # Accepted whatever a preset's `extra_parameters` say: the tool-calling loop builds on them.
 ALWAYS_ACCEPTED = ("tools", "tool_choice", "parallel_tool_calls")
+# The tool loop's own options (core/tools.py): accepted, never sent.
+TOOL_LOOP_KEYWORDS = ("max_steps", "confirm")
 _NUMBERS = ("temperature", "top_p", "presence_penalty", "frequency_penalty")
+_ILLEGAL_IN_HEADER = re.compile(r"[\x00-\x08\x0a-\x1f\x7f]")
 
 
 def take_aliases(kwargs: dict[str, Any], named: dict[str, Any]) -> dict[str, Any]:
@@ -149,6 +156,20 @@ def check_retries(max_retries: Any, max_retry_wait: Any) -> None:
         raise ValueError(f"max_retry_wait must be a number of seconds of at least 0, not {max_retry_wait!r}")
 
 
+def sendable_headers(headers: Mapping[str, Any] | None) -> dict[str, str]:
+    """Caller headers as sent (`Secret` values revealed); a value with a line break or another
+    control character is refused by name (h11 would raise an error, and httpx log it, quoting the
+    value, which may be a key)."""
+    sent: dict[str, str] = {}
+    for name, value in (headers or {}).items():
+        if not isinstance(name, str) or not isinstance(value, str | Secret):
+            raise TypeError(f"header {name!r} must map a str name to a str value")
+        if _ILLEGAL_IN_HEADER.search(reveal(value) or ""):
+            raise errors.BadRequestError(f"request header {name!r} holds a line break or control character")
+        sent[name] = reveal(value) or ""
+    return sent
+
+
 def image_body(model: str, prompt: str, kwargs: Mapping[str, Any], extra_data: Any) -> dict[str, Any]:
     """The body of an image request: model, prompt, the image keywords given, then `extra_data`."""
     body = {"model": model, "prompt": prompt}
@@ -235,6 +256,7 @@ __all__ = [
     "BROWSER_USER_AGENT",
     "DEFAULT_EXTRA_PARAMETERS",
     "IMAGE_PARAMETERS",
+    "TOOL_LOOP_KEYWORDS",
     "chat_body",
     "check_call",
     "check_keywords",
@@ -244,5 +266,6 @@ __all__ = [
     "check_sampling",
     "image_body",
     "json_body",
+    "sendable_headers",
     "take_aliases",
 ]

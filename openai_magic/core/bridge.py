@@ -5,6 +5,10 @@ so httpx connection pools bound to that loop are reused across calls, and asynci
 (no nest_asyncio). Results cross back to the caller through a thread-safe queue; the caller waits
 in short slices so a kernel interrupt (KeyboardInterrupt) is raised promptly in its own thread,
 after which the async side is cancelled and given a moment to run its cleanup.
+
+The async side can also hand a sync function back to the waiting thread (`in_caller`): tools and
+confirm callbacks then run like the user's own code, in a notebook on the kernel's main thread where
+the stop button interrupts them.
 """
 
 from __future__ import annotations
@@ -12,6 +16,7 @@ from __future__ import annotations
 import asyncio
 import atexit
 import contextlib
+import contextvars
 import inspect
 import os
 import queue
@@ -27,7 +32,7 @@ _POLL_SECONDS = 0.05
 # How long a cancelled job may take to run its `finally` blocks before the caller moves on.
 _CANCEL_GRACE_SECONDS = 5.0
 
-_ITEM, _DONE, _ERROR = 0, 1, 2
+_ITEM, _DONE, _ERROR, _CALL = 0, 1, 2, 3
 
 _lock = threading.Lock()
 _portal: _Portal | None = None
@@ -128,6 +133,49 @@ def in_portal_thread() -> bool:
     return portal is not None and threading.current_thread() is portal.thread
 
 
+class _CallerRequest:
+    """A sync function the portal side wants run on the caller's thread, and where its outcome goes."""
+
+    __slots__ = ("args", "fn", "future", "kwargs", "loop")
+
+    def __init__(
+        self,
+        fn: Callable[..., Any],
+        args: tuple[Any, ...],
+        kwargs: dict[str, Any],
+        future: asyncio.Future[Any],
+    ) -> None:
+        self.fn, self.args, self.kwargs, self.future = fn, args, kwargs, future
+        self.loop = future.get_loop()
+
+    def serve(self) -> None:
+        """Run the function here; its result or exception goes back to the awaiting coroutine.
+
+        A `BaseException` (KeyboardInterrupt from the kernel's stop button) is not sent back: it
+        propagates in this thread, whose handler cancels the whole job like any interrupt.
+        """
+        try:
+            result = self.fn(*self.args, **self.kwargs)
+        except Exception as exc:
+            self._settle(exc, failed=True)
+        else:
+            self._settle(result, failed=False)
+
+    def _settle(self, value: Any, failed: bool) -> None:
+        def settle() -> None:
+            if self.future.done():  # the job was cancelled meanwhile
+                return
+            if not failed:
+                self.future.set_result(value)
+            elif isinstance(value, StopIteration):  # a Future refuses it; keep its meaning readable
+                self.future.set_exception(RuntimeError(f"StopIteration raised: {value}"))
+            else:
+                self.future.set_exception(value)
+
+        with contextlib.suppress(RuntimeError):  # the loop was already closed (interpreter exit)
+            self.loop.call_soon_threadsafe(settle)
+
+
 class _Job:
     """One task on the portal loop whose results flow to the caller's thread through a queue."""
 
@@ -159,6 +207,7 @@ class _Job:
         body: Callable[[Callable[[Any], None]], Coroutine[Any, Any, Any]],
         emit: Callable[[Any], None],
     ) -> None:
+        _current_job.set(self)  # the task runs in its own context copy: visible to it and its children
         try:
             result = await body(emit)
         except asyncio.CancelledError:
@@ -169,14 +218,29 @@ class _Job:
             self._queue.put((_DONE, result))
 
     def get(self) -> tuple[int, Any]:
-        """Wait for the next message, in short slices so interrupts are raised promptly."""
+        """Wait for the next message, in short slices so interrupts are raised promptly.
+
+        Functions shipped by `in_caller` run here, in the waiting thread, as they arrive.
+        """
         get = self._queue.get
         while True:
             try:
-                return get(timeout=_POLL_SECONDS)
+                kind, value = get(timeout=_POLL_SECONDS)
             except queue.Empty:
                 if self._finished.is_set() and self._queue.empty():
                     raise RuntimeError("the async task ended without a result") from None
+                continue
+            if kind != _CALL:
+                return kind, value
+            value.serve()
+
+    def ask(
+        self, fn: Callable[..., Any], args: tuple[Any, ...], kwargs: dict[str, Any]
+    ) -> asyncio.Future[Any]:
+        """From the portal loop: have the waiting thread run `fn(*args, **kwargs)`."""
+        future: asyncio.Future[Any] = self._portal.loop.create_future()
+        self._queue.put((_CALL, _CallerRequest(fn, args, kwargs, future)))
+        return future
 
     def cancel(self) -> None:
         """Cancel the task on the portal loop and wait (bounded) for its cleanup to finish."""
@@ -202,6 +266,31 @@ class _Job:
                 waited += _POLL_SECONDS
 
 
+_current_job: contextvars.ContextVar[_Job | None] = contextvars.ContextVar(
+    "openai_magic_bridge_job", default=None
+)
+
+
+def driven() -> bool:
+    """True inside a coroutine that `run` or `iterate` drives for a waiting sync caller."""
+    job = _current_job.get()
+    return job is not None and not job._finished.is_set() and in_portal_thread()
+
+
+async def in_caller(fn: Callable[..., T], /, *args: Any, **kwargs: Any) -> T:
+    """Run the sync `fn(*args, **kwargs)` on the thread that waits for this coroutine.
+
+    Under `run` / `iterate` that is the sync caller's thread (a notebook's main thread, where a
+    kernel interrupt raises KeyboardInterrupt inside `fn` and cancels the job). Anywhere else
+    (`asyncio.run`, a kernel's running loop) `fn` runs inline on the current loop's thread.
+    """
+    job = _current_job.get()
+    if job is None or not driven():
+        return fn(*args, **kwargs)
+    result: T = await job.ask(fn, args, kwargs)
+    return result
+
+
 def run(coro: Awaitable[T]) -> T:
     """Run an awaitable to completion on the portal loop and return its result (blocking)."""
 
@@ -220,7 +309,8 @@ def run(coro: Awaitable[T]) -> T:
         raise
     if kind == _ERROR:
         raise value
-    return value
+    result: T = value
+    return result
 
 
 def iterate(aiter: AsyncIterable[T] | Awaitable[AsyncIterable[T]]) -> Iterator[T]:
@@ -264,4 +354,4 @@ def _iterate_job(body: Callable[[Callable[[Any], None]], Coroutine[Any, Any, Any
         job.cancel()
 
 
-__all__ = ["in_portal_thread", "iterate", "loop", "on_shutdown", "run", "shutdown"]
+__all__ = ["driven", "in_caller", "in_portal_thread", "iterate", "loop", "on_shutdown", "run", "shutdown"]

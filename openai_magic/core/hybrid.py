@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncGenerator, Awaitable, Callable, Generator
+from collections.abc import AsyncGenerator, AsyncIterator, Awaitable, Callable, Generator
 from types import MethodType
-from typing import Any, Generic, TypeVar
+from typing import Any, Generic, TypeVar, cast
 
 T = TypeVar("T")
 
@@ -30,7 +30,7 @@ class AsyncResult(Generic[T]):
 
     __slots__ = ("_agen", "_precheck")
 
-    def __init__(self, agen: AsyncGenerator[T, None], precheck: Callable[[], None] | None = None) -> None:
+    def __init__(self, agen: AsyncIterator[T], precheck: Callable[[], None] | None = None) -> None:
         self._agen = agen
         self._precheck = precheck
 
@@ -50,10 +50,13 @@ class AsyncResult(Generic[T]):
 
     async def aclose(self) -> None:
         """Stop the request and release its connection."""
-        await self._agen.aclose()
+        aclose = getattr(self._agen, "aclose", None)
+        if aclose is not None:
+            await aclose()
 
     def athrow(self, *args: Any) -> Awaitable[T]:
-        return self._agen.athrow(*args)
+        thrown: Awaitable[T] = cast(AsyncGenerator[T, None], self._agen).athrow(*args)
+        return thrown
 
 
 __all__ = ["AsyncResult", "hybridmethod"]

@@ -198,9 +198,15 @@ def message_items(body: Any, secrets: Secrets = ()) -> tuple[str, list[Any]]:
             items.extend(split_think(text))
         calls = message.get("tool_calls")
         if isinstance(calls, list) and calls:
-            assembler = ToolCallAssembler()
-            assembler.add(calls)
-            items.append(ToolCalls(assembler.calls))
+            # Each entry of a whole reply is a complete call: never merged with the one before
+            # (as streamed fragments without id and index are), but normalised the same way.
+            complete: list[dict[str, Any]] = []
+            for entry in calls:
+                assembler = ToolCallAssembler()
+                assembler.add([entry])
+                complete += assembler.calls
+            if complete:
+                items.append(ToolCalls(complete))
         reason = choice.get("finish_reason")
         if isinstance(reason, str) and reason:
             items.append(FinishReason(reason))

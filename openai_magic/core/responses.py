@@ -59,6 +59,17 @@ class Usage(ResponseItem):
             return extra[name]
         raise AttributeError(name)
 
+    def __add__(self, other: Usage) -> Usage:
+        """The sum of two requests' usage (a tool loop makes several): counts add, nested ones too."""
+        if not isinstance(other, Usage):
+            return NotImplemented
+        return Usage(
+            self.prompt_tokens + other.prompt_tokens,
+            self.completion_tokens + other.completion_tokens,
+            self.total_tokens + other.total_tokens,
+            _add_counts(self.extra, other.extra),
+        )
+
     def to_dict(self) -> dict[str, Any]:
         return {
             "prompt_tokens": self.prompt_tokens,
@@ -66,6 +77,25 @@ class Usage(ResponseItem):
             "total_tokens": self.total_tokens,
             **self.extra,
         }
+
+
+def _add_counts(first: dict[str, Any], second: dict[str, Any]) -> dict[str, Any]:
+    # Integers present in both add up (e.g. completion_tokens_details.reasoning_tokens); anything
+    # else keeps the later value.
+    merged = dict(first)
+    for key, value in second.items():
+        mine = merged.get(key)
+        if _is_count(mine) and _is_count(value):
+            merged[key] = mine + value
+        elif isinstance(mine, dict) and isinstance(value, dict):
+            merged[key] = _add_counts(mine, value)
+        elif value is not None or key not in merged:
+            merged[key] = value
+    return merged
+
+
+def _is_count(value: Any) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool)
 
 
 @dataclass
@@ -104,13 +134,66 @@ class RetryWait(ResponseItem):
     attempt: int
 
 
+@dataclass
+class ToolCall(ResponseItem):
+    """The model calls one of the offered Python functions; yielded before the call runs.
+
+    `arguments` is the decoded JSON object, or the raw text when it is not one (the call then fails
+    with an error result instead of running).
+    """
+
+    id: str
+    name: str
+    arguments: dict[str, Any] | str
+
+
+@dataclass
+class ToolResult(ResponseItem):
+    """What one tool call gave back, yielded after it returned (or was refused).
+
+    `output` is the text sent to the model; `error` is None on success, else a one-line reason
+    (`"ValueError: bad city"`, `"denied by the user"`, invalid arguments, an unknown name), which
+    `output` then also carries. `seconds` is how long the function ran (0 when it never ran).
+    """
+
+    id: str
+    name: str
+    output: str
+    error: str | None = None
+    seconds: float = 0.0
+
+
+@dataclass
+class ToolMessages(ResponseItem):
+    """Messages one tool step added to the conversation: the assistant `tool_calls` message, then
+    one `tool` message per call, in call order. Append them to the thread (each step yields one), so
+    a follow-up request continues correctly; text streamed after the last one is the final reply."""
+
+    messages: list[dict[str, Any]]
+
+
+@dataclass
+class Notice(ResponseItem):
+    """Something the caller should tell the user that is not an error, e.g. a tool loop that stopped
+    at `max_steps` while the model still asked for calls."""
+
+    text: str
+
+    def __str__(self) -> str:
+        return self.text
+
+
 __all__ = [
     "FinishReason",
     "ImageResponse",
+    "Notice",
     "ProviderInfo",
     "Reasoning",
     "ResponseItem",
     "RetryWait",
+    "ToolCall",
     "ToolCalls",
+    "ToolMessages",
+    "ToolResult",
     "Usage",
 ]

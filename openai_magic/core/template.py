@@ -6,6 +6,7 @@ attributes then win), and nothing is read from the environment before a request 
 
 from __future__ import annotations
 
+import functools
 import inspect
 import os
 import re
@@ -16,6 +17,7 @@ import httpx
 
 from . import arguments, bodies, bridge, errors, retry, secret, sse, transport
 from . import models as listing
+from . import tools as tool_loop
 from .arguments import DEFAULT_EXTRA_PARAMETERS, IMAGE_PARAMETERS
 from .hybrid import AsyncResult, hybridmethod
 from .messages import Messages, last_user_text, prepare_messages
@@ -26,8 +28,6 @@ from .urls import strip_credentials
 # What an API key may hold to be sent in a header: printable ASCII, no spaces. Anything else would
 # make httpx or h11 raise an error whose text or args contain the key itself.
 _SENDABLE_KEY = re.compile(r"[\x21-\x7e]+")
-# Characters no header value may hold (h11 would raise an error quoting the whole value).
-_ILLEGAL_IN_HEADER = re.compile(r"[\x00-\x08\x0a-\x1f\x7f]")
 
 
 class OpenaiTemplate:
@@ -161,15 +161,7 @@ class OpenaiTemplate:
                     "non-ASCII letters such as curly quotes): check how it was copied"
                 )
             result["Authorization"] = f"Bearer {key.reveal()}"
-        for name, value in (headers or {}).items():
-            if not isinstance(name, str) or not isinstance(value, str | Secret):
-                raise TypeError(f"header {name!r} must map a str name to a str value")
-            if _ILLEGAL_IN_HEADER.search(reveal(value) or ""):
-                # h11 would raise an error (and httpx log it) quoting the value, maybe a secret.
-                raise errors.BadRequestError(
-                    f"request header {name!r} holds a line break or control character"
-                )
-            result[name] = reveal(value) or ""
+        result.update(arguments.sendable_headers(headers))
         return result
 
     @hybridmethod
@@ -271,7 +263,8 @@ class OpenaiTemplate:
         cannot mimic a browser's TLS fingerprint). `timeout` is the read limit in seconds (connect
         is capped at 10 s), a `(connect, read)` pair, or an `httpx.Timeout`. Retries sleep at most
         `max_retry_wait` seconds in total (the class attribute, 60 s, by default), announced by a
-        `responses.RetryWait` item before each wait.
+        `responses.RetryWait` item before each wait. With Python functions in `tools`, runs the
+        tool loop (`max_steps=8`, `confirm=None`; see `openai_magic.tools`).
         """
         # Credentials become Secrets before anything can raise: a traceback prints every local.
         given = {"api_key": api_key, "headers": headers, "api_base": api_base, "proxy": proxy}
@@ -284,13 +277,14 @@ class OpenaiTemplate:
         named = arguments.take_aliases(kwargs, {"api_base": api_base, "extra_data": extra_data})
         api_base, extra_data = named["api_base"], named["extra_data"]
         extra = self.extra_parameters if extra_parameters is None else tuple(extra_parameters)
-        arguments.check_keywords(kwargs, (*extra, *IMAGE_PARAMETERS, *arguments.ALWAYS_ACCEPTED), _NAMED)
+        accepted = (*extra, *IMAGE_PARAMETERS, *arguments.ALWAYS_ACCEPTED, *arguments.TOOL_LOOP_KEYWORDS)
+        arguments.check_keywords(kwargs, accepted, _NAMED)
         sampling = {"temperature": temperature, "max_tokens": max_tokens, "top_p": top_p, "stop": stop}
         arguments.check_call(model, messages, {**sampling, **kwargs}, max_retries, max_retry_wait)
-        agen = _generate(
+        request = functools.partial(
+            _generate,
             self,
             model,
-            messages,
             proxy=proxy,
             timeout=timeout,
             media=media,
@@ -305,8 +299,11 @@ class OpenaiTemplate:
             extra_parameters=extra,
             extra_data=extra_data,
             retries=(max_retries, max_retry_wait),
-            kwargs=kwargs,
         )
+        if tool_loop.has_functions(kwargs.get("tools")):
+            agen = tool_loop.loop(request, messages, kwargs)
+        else:
+            agen = request(messages, kwargs=kwargs)
         return AsyncResult(agen, precheck=lambda: self.check_auth(key, reveal(api_base)))
 
     @hybridmethod
@@ -319,13 +316,10 @@ class OpenaiTemplate:
 
     @hybridmethod
     async def chat_async(self, prompt_or_messages: Messages | str, model: str = "", **kwargs: Any) -> str:
-        """The answer text of one chat request (reasoning and other items dropped)."""
+        """The answer text of one chat request (reasoning and other items dropped); with Python
+        functions in `tools=[...]`, the final answer of the tool loop."""
         kwargs = secret.protect(kwargs)
-        parts = []
-        async for item in self.create_async_generator(model, prompt_or_messages, **kwargs):
-            if isinstance(item, str):
-                parts.append(item)
-        return "".join(parts)
+        return await tool_loop.answer_text(self.create_async_generator(model, prompt_or_messages, **kwargs))
 
     @hybridmethod
     def chat(self, prompt_or_messages: Messages | str, model: str = "", **kwargs: Any) -> str:

@@ -21,14 +21,21 @@ from __future__ import annotations
 import json
 import threading
 import time
+import weakref
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 DEFAULT = "default"
 
 _lock = threading.Lock()
 _threads: dict[str, Conversation] = {}
+
+
+class Observer(Protocol):
+    """Anything that shows a thread and wants to hear of new turns (e.g. every ChatPanel on it)."""
+
+    def thread_changed(self, conversation: Conversation, new: list[Entry]) -> None: ...
 
 
 @dataclass
@@ -48,11 +55,24 @@ class Entry:
 
 
 class Conversation:
-    """An ordered list of user/assistant entries under a name."""
+    """An ordered list of user/assistant entries under a name; observers hear of every change."""
 
     def __init__(self, name: str = DEFAULT) -> None:
         self.name = name
         self.entries: list[Entry] = []
+        # Weak, so a panel that is gone stops listening without unsubscribing.
+        self._observers: weakref.WeakSet[Observer] = weakref.WeakSet()
+
+    def subscribe(self, observer: Observer) -> None:
+        """Call `observer.thread_changed(conversation, new_entries)` after each change (weakly held)."""
+        self._observers.add(observer)
+
+    def unsubscribe(self, observer: Observer) -> None:
+        self._observers.discard(observer)
+
+    def _changed(self, new: list[Entry]) -> None:
+        for observer in list(self._observers):
+            observer.thread_changed(self, new)
 
     def __repr__(self) -> str:
         return f"<Conversation {self.name!r}: {len(self.entries)} messages>"
@@ -79,6 +99,7 @@ class Conversation:
         """Append a user message."""
         entry = Entry("user", content, meta=meta)
         self.entries.append(entry)
+        self._changed([entry])
         return entry
 
     def add_assistant(
@@ -87,6 +108,7 @@ class Conversation:
         """Append an answer, marked when it was interrupted or cut by an error."""
         entry = Entry("assistant", content, interrupted=interrupted, error=error, meta=meta)
         self.entries.append(entry)
+        self._changed([entry])
         return entry
 
     def add_turn(
@@ -102,12 +124,15 @@ class Conversation:
         """Append a user prompt and its (possibly partial) answer."""
         if model:
             meta["model"] = model
-        self.add_user(prompt)
-        self.add_assistant(answer, interrupted=interrupted, error=error, **meta)
+        user = Entry("user", prompt)
+        answer_entry = Entry("assistant", answer, interrupted=interrupted, error=error, meta=meta)
+        self.entries += [user, answer_entry]
+        self._changed([user, answer_entry])
 
     def clear(self) -> None:
         """Forget every message."""
         self.entries.clear()
+        self._changed([])
 
     def to_dict(self) -> dict[str, Any]:
         """The thread as plain data (name and entries with their marks)."""

@@ -12,9 +12,11 @@ _KEYS: dict[str, str] = {}  # key_id(provider) -> API key
 
 
 def key_id(provider: Any) -> str:
-    """Where a provider's key is stored: its class name, or the base URL for custom ones."""
+    """Where a provider's key is stored: its class name, or the base URL (no credentials) for custom ones."""
+    from .plan import public_url
+
     name = getattr(provider, "__name__", "")
-    return str(getattr(provider, "api_base", "") or name) if name == "Custom" else name
+    return public_url(str(getattr(provider, "api_base", "") or name)) if name == "Custom" else name
 
 
 def remember(provider: Any, key: str, *, keyring: bool = False) -> str:

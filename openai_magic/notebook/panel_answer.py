@@ -8,7 +8,17 @@ from typing import Any
 
 import ipywidgets as widgets
 
-from .render import Sink
+from .blocks import split_blocks
+from .sinks import Sink
+
+
+def user_turn(prompt: str, images: int = 0) -> widgets.HTML:
+    """The user's prompt in the transcript."""
+    note = f" <small>(+{images} image{'s' if images > 1 else ''})</small>" if images else ""
+    return widgets.HTML(
+        f"<div class='openai-magic-user' style='white-space:pre-wrap'><b>you:</b> "
+        f"{html.escape(prompt)}{note}</div>"
+    )
 
 
 def highlight_code(code: str, lang: str, _attrs: Any = None) -> str:
@@ -63,13 +73,24 @@ class AnswerView(widgets.VBox, Sink):
         ]
         super().__init__(children=children, **kwargs)
 
+    @classmethod
+    def of_entry(cls, entry: Any) -> AnswerView:
+        """A finished answer from a thread (turns added by `%%chat` or another panel)."""
+        view = cls()
+        for index, source in enumerate(split_blocks(entry.content)):
+            view.block(index, source)
+        view.footer(entry.meta.get("model") or "", {})
+        if entry.interrupted or entry.error:
+            view.error(entry.error or "interrupted")
+        return view
+
     # -- render.Sink ----------------------------------------------------------------------------
 
     def status(self, text: str | None) -> None:
         self.status_line.value = f"<i>{html.escape(text.strip('_'))}</i>" if text else ""
 
     def reasoning(self, text: str, done: bool) -> None:
-        from .render import reasoning_html
+        from .render_parts import reasoning_html
 
         self.reasoning_box.value = reasoning_html(text, done)
         self.reasoning_box.layout.display = ""

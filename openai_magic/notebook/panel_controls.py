@@ -4,18 +4,31 @@ from __future__ import annotations
 
 import ipywidgets as widgets
 
+from .panel_params import ParamWidgets
 from .panel_prompt import PromptBox
+from .panel_scroll import FollowScroll
 
 CUSTOM = "custom base URL"
-
+DEFAULT = "(default)"  # the provider `%chat` uses when nothing names one (the environment's)
 
 # ipywidgets gives HTML widgets a one-line (28 px) line height, meant for labels; answers are prose.
+# The answer styles follow JupyterLab's own rendered Markdown (its CSS variables), so an answer in the
+# panel reads like one in a cell.
 STYLE = """<style>
-.openai-magic-transcript .widget-html-content { line-height: 1.5; }
+.openai-magic-transcript .widget-html-content {
+  line-height: 1.5; font-family: var(--jp-content-font-family, inherit);
+  font-size: var(--jp-content-font-size1, 14px); color: var(--jp-content-font-color1, inherit);
+}
 .openai-magic-transcript .widget-html-content p { margin: 0.4em 0; }
+.openai-magic-transcript h1 { font-size: var(--jp-content-font-size5, 1.6em); margin: 0.5em 0 0.3em; }
+.openai-magic-transcript h2 { font-size: var(--jp-content-font-size4, 1.35em); margin: 0.5em 0 0.3em; }
+.openai-magic-transcript h3 { font-size: var(--jp-content-font-size3, 1.2em); margin: 0.5em 0 0.3em; }
 .openai-magic-transcript table { border-collapse: collapse; margin: 0.4em 0; }
 .openai-magic-transcript th, .openai-magic-transcript td {
   border: 1px solid var(--jp-border-color2, #ddd); padding: 2px 8px; line-height: 1.4;
+}
+.openai-magic-transcript pre, .openai-magic-transcript code {
+  font-family: var(--jp-code-font-family, monospace); font-size: var(--jp-code-font-size, 13px);
 }
 .openai-magic-transcript pre {
   background: var(--jp-layout-color2, #f5f5f5); padding: 6px 8px; line-height: 1.35; overflow-x: auto;
@@ -28,37 +41,22 @@ def _css(widget: widgets.DOMWidget, name: str) -> widgets.DOMWidget:
     return widget
 
 
-class OptionalSlider:
-    """A slider with a checkbox: unchecked means "not sent" (None), the provider's default applies."""
-
-    def __init__(self, description: str, minimum: float, maximum: float, step: float, default: float) -> None:
-        self.enabled = widgets.Checkbox(value=False, description=description, indent=False)
-        self.enabled.layout.width = "110px"
-        self.slider = widgets.FloatSlider(
-            value=default, min=minimum, max=maximum, step=step, disabled=True, continuous_update=False
-        )
-        self.enabled.observe(lambda change: setattr(self.slider, "disabled", not change["new"]), "value")
-        self.box = widgets.HBox([self.enabled, self.slider])
-
-    @property
-    def value(self) -> float | None:
-        return self.slider.value if self.enabled.value else None
-
-    @value.setter
-    def value(self, value: float | None) -> None:
-        self.enabled.value = value is not None
-        if value is not None:
-            self.slider.value = value
-
-
 class Controls:
     """Every widget of the panel, built once; `root` is what gets displayed."""
 
-    def __init__(self, provider_names: list[str], key_box: widgets.Widget) -> None:
+    def __init__(
+        self, provider_options: list[tuple[str, str]], key_box: widgets.Widget, panel_id: str
+    ) -> None:
         narrow = widgets.Layout(width="auto")
-        self.provider = widgets.Dropdown(options=[*provider_names, CUSTOM], description="provider")
-        self.base_url = widgets.Text(
-            placeholder="http://localhost:8000/v1", description="base URL", continuous_update=False
+        self.provider = _css(
+            widgets.Dropdown(options=[*provider_options, (CUSTOM, CUSTOM)], description="provider"),
+            "openai-magic-provider",
+        )
+        self.base_url = _css(
+            widgets.Text(
+                placeholder="http://localhost:8000/v1", description="base URL", continuous_update=False
+            ),
+            "openai-magic-base-url",
         )
         self.base_url.layout.display = "none"
         self.model = _css(widgets.Dropdown(options=[], description="model"), "openai-magic-model")
@@ -73,18 +71,7 @@ class Controls:
             widgets.SelectMultiple(options=[], description="models", rows=4), "openai-magic-compare-models"
         )
         self.compare_models.layout.display = "none"
-
-        self.temperature = OptionalSlider("temperature", 0.0, 2.0, 0.05, 1.0)
-        self.top_p = OptionalSlider("top_p", 0.0, 1.0, 0.05, 1.0)
-        self.max_tokens = widgets.BoundedIntText(value=0, min=0, max=1_000_000, description="max tokens")
-        self.max_tokens.layout.width = "180px"
-        self.seed = widgets.Text(placeholder="none", description="seed", continuous_update=False)
-        self.seed.layout.width = "160px"
-        self.system = _css(
-            widgets.Textarea(placeholder="system prompt (optional)", rows=2, continuous_update=False),
-            "openai-magic-system",
-        )
-        self.system.layout.width = "100%"
+        self.params = ParamWidgets()
 
         self.thread = _css(
             widgets.Combobox(placeholder="name: pick or type", description="thread", continuous_update=False),
@@ -98,7 +85,7 @@ class Controls:
         )
         self.export_md = widgets.Button(description="export .md", icon="download", layout=narrow)
         self.export_json = widgets.Button(description="export .json", icon="download", layout=narrow)
-        self.thread_status = widgets.HTML()
+        self.thread_status = _css(widgets.HTML(), "openai-magic-thread-status")
 
         self.prompt = _css(
             PromptBox(placeholder="Ask something… (Shift+Enter sends)", rows=3), "openai-magic-prompt"
@@ -109,9 +96,6 @@ class Controls:
             "openai-magic-send",
         )
         self.stop = _css(widgets.Button(description="Stop", icon="stop", disabled=True), "openai-magic-stop")
-        self.image_mode = _css(
-            widgets.ToggleButton(description="image", icon="image"), "openai-magic-image-mode"
-        )
         self.upload = _css(
             widgets.FileUpload(accept="image/*", multiple=True, description="attach"), "openai-magic-upload"
         )
@@ -120,11 +104,12 @@ class Controls:
             "openai-magic-transcript",
         )
 
+        params = self.params
         settings = widgets.VBox(
             [
-                widgets.HBox([self.temperature.box, self.top_p.box]),
-                widgets.HBox([self.max_tokens, self.seed]),
-                self.system,
+                widgets.HBox(params.boxes("slider")),
+                widgets.HBox(params.boxes("int")),
+                *params.boxes("textarea"),
             ]
         )
         settings_box = widgets.Accordion(children=[settings], titles=("parameters",))
@@ -147,8 +132,9 @@ class Controls:
                     ),
                     self.transcript,
                     widgets.HTML(STYLE),
+                    FollowScroll(panel_id=panel_id),
                     self.prompt,
-                    widgets.HBox([self.send, self.stop, self.image_mode, self.upload]),
+                    widgets.HBox([self.send, self.stop, *params.boxes("toggle"), self.upload]),
                 ]
             ),
             "openai-magic-panel",

@@ -90,6 +90,10 @@ class KeyField:
             return "key set (kept in kernel memory by %chat_key)"
         if self._env_name and os.environ.get(self._env_name):
             return f"key set from {self._env_name}"
+        if getattr(self._provider, "__name__", "") == "Demo":
+            return "no key needed"
+        if getattr(self._provider, "needs_auth", None) is False:
+            return "no key (optional)"
         return "no key"
 
     def _show(self) -> None:

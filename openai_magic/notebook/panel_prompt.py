@@ -28,6 +28,10 @@ function render({ model, el }) {
   area.placeholder = model.get("placeholder");
   area.value = model.get("value");
   area.spellcheck = true;
+  // Lumino (JupyterLab and Notebook 7) matches no shortcut at or above an element with this
+  // attribute, whether it listens in the capture phase (Notebook 7) or the bubbling one (JupyterLab):
+  // without it, Shift+Enter here would run the notebook cell instead of sending.
+  area.setAttribute("data-lm-suppress-shortcuts", "true");
 
   // Each input updates the model here; the kernel gets the text when the box loses focus (e.g. on a
   // Send click, just before the click) or with Shift+Enter, as ipywidgets' Textarea does with

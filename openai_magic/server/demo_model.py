@@ -12,6 +12,7 @@ import re
 from dataclasses import dataclass, field
 from typing import Any
 
+from . import demo_tools
 from .errors import bad_request
 from .validate import ChatRequest
 
@@ -28,6 +29,8 @@ class Directives:
     pace: float | None = None
     echo: bool = False
     json: bool = False
+    tools: list[demo_tools.ToolDirective] = field(default_factory=list)  # demo-tools only
+    steps: int | None = None  # demo-tools only
 
 
 @dataclass
@@ -88,6 +91,9 @@ def parse_directives(prompt: str) -> Directives:
     """Read every `[demo key=value]` / `[demo flag]` directive; bad values are a 400."""
     found = Directives()
     for body in _DIRECTIVE.findall(prompt):
+        if body.lstrip().lower().startswith("tool="):
+            found.tools.append(demo_tools.parse_tool_directive(body))
+            continue
         for item in body.split():
             key, _, value = item.partition("=")
             key = key.lower()
@@ -99,6 +105,10 @@ def parse_directives(prompt: str) -> Directives:
                 elif key == "pace":
                     found.pace = float(value)
                     if not 0 <= found.pace <= 60:
+                        raise ValueError
+                elif key == "steps":
+                    found.steps = int(value)
+                    if not 1 <= found.steps <= demo_tools.MAX_STEPS_DIRECTIVE:
                         raise ValueError
                 elif key in {"echo", "json"} and not value:
                     setattr(found, key, True)
@@ -244,59 +254,48 @@ def reasoning_text(request: ChatRequest, prompt: str) -> str:
     )
 
 
-def _argument_value(name: str, schema: dict[str, Any], prompt: str) -> Any:
-    if isinstance(schema.get("enum"), list) and schema["enum"]:
-        return schema["enum"][0]
-    kind = schema.get("type")
-    if kind == "integer":
-        return 3
-    if kind == "number":
-        return 42.5
-    if kind == "boolean":
-        return True
-    if kind == "array":
-        return []
-    if kind == "object":
-        return {}
-    text = _DIRECTIVE.sub("", prompt)
-    quoted = re.search(r"\"([^\"]+)\"|“([^”]+)”|(?<!\w)'([^']+)'(?!\w)", text)
-    if quoted:
-        return next(g for g in quoted.groups() if g)
-    words = re.findall(r"[A-Za-z][\w-]*", text)
-    proper = [w for w in words[1:] if w[0].isupper()]
-    return proper[-1] if proper else words[-1] if words else name
-
-
 def _pick_tool(request: ChatRequest, prompt: str) -> dict[str, Any] | None:
     if not request.tools or request.tool_choice == "none" or request.messages[-1].get("role") != "user":
         return None
-    functions = [t["function"] for t in request.tools]
-    choice = request.tool_choice
-    if isinstance(choice, dict):
-        wanted = (choice.get("function") or {}).get("name")
-        return next((f for f in functions if f["name"] == wanted), None)
-    lowered = prompt.lower()
-    named = [f for f in functions if re.search(rf"\b{re.escape(f['name'].lower())}\b", lowered)]
-    if named:
-        return named[0]
-    if choice == "required" or "use a tool" in lowered:
-        return functions[0]
-    return None
+    return demo_tools.pick([t["function"] for t in request.tools], request.tool_choice, prompt)
 
 
 def _tool_call(function: dict[str, Any], prompt: str, digest: bytes) -> ToolCall:
     params = function.get("parameters") or {}
     properties = params.get("properties") or {}
-    args = {
-        name: _argument_value(name, schema if isinstance(schema, dict) else {}, prompt)
-        for name, schema in properties.items()
-    }
-    arguments = json.dumps(args, ensure_ascii=False)
+    defs = params.get("$defs")
+    args = {name: demo_tools.fitting_value(name, schema, prompt, defs) for name, schema in properties.items()}
+    return _call(function["name"], json.dumps(args, ensure_ascii=False), f"call_{digest.hex()[:24]}")
+
+
+def _call(name: str, arguments: str, call_id: str) -> ToolCall:
+    """A call with its arguments cut into (about four) streamed fragments."""
     step = max(1, -(-len(arguments) // 4))
     fragments = [arguments[i : i + step] for i in range(0, len(arguments), step)] or [""]
-    return ToolCall(
-        id=f"call_{digest.hex()[:24]}", name=function["name"], arguments=arguments, fragments=fragments
+    return ToolCall(id=call_id, name=name, arguments=arguments, fragments=fragments)
+
+
+def _demo_tools_reply(
+    request: ChatRequest, prompt: str, directives: Directives, digest: bytes
+) -> Reply | None:
+    """What `demo-tools` says when it calls tools or answers from their results (None: neither)."""
+    planned = demo_tools.plan(
+        request.tools, request.tool_choice, request.messages, prompt, directives.tools, directives.steps or 1
     )
+    result = Reply(model=request.model, content=[], prompt_tokens=count_prompt_tokens(request))
+    result.fingerprint = digest.hex()[:16]
+    if planned:
+        result.tool_calls = [
+            _call(name, arguments, f"call_{digest.hex()[:20]}_{i}")
+            for i, (name, arguments) in enumerate(planned)
+        ]
+        result.finish_reason = "tool_calls"
+        return result
+    answer = demo_tools.results_answer(request.messages)
+    if answer is None:
+        return None
+    result.content = chunks(answer)
+    return result
 
 
 def _cut_at_stop(content: list[str], stops: list[str]) -> tuple[list[str], bool]:
@@ -329,6 +328,13 @@ def reply(request: ChatRequest) -> Reply:
     prompt = message_text(last_user) if last_user else ""
     directives = parse_directives(prompt)
     digest = _digest(request)
+    if request.model == "demo-tools":
+        tooled = _demo_tools_reply(request, prompt, directives, digest)
+        if tooled is not None:
+            tooled.pace = directives.pace
+            return tooled
+    elif directives.tools or directives.steps is not None:
+        raise bad_request("Tool directives ([demo tool=...], [demo steps=N]) are for model demo-tools.")
     result = Reply(
         model=request.model,
         content=[],

@@ -11,7 +11,7 @@ from typing import Any
 
 from .errors import APIError, bad_request
 
-CHAT_MODELS = ("demo-chat", "demo-reasoner", "demo-think")
+CHAT_MODELS = ("demo-chat", "demo-reasoner", "demo-think", "demo-tools")
 IMAGE_MODELS = ("demo-image",)
 ROLES = {"system", "developer", "user", "assistant", "tool", "function"}
 PART_TYPES = {"text", "image_url", "input_audio", "file", "refusal"}

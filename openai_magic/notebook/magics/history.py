@@ -1,0 +1,54 @@
+"""`%chat_history`: show, export or clear a thread (the magics and every panel share them)."""
+
+from __future__ import annotations
+
+from IPython.core.error import UsageError
+from IPython.core.magic import Magics, line_magic, magics_class
+from IPython.core.magic_arguments import argument, magic_arguments
+
+from ..options import DEFAULT_CONVERSATION
+from .arguments import parse
+from .chat import error_line
+
+
+@magics_class
+class HistoryMagics(Magics):
+    """Threads: show one as Markdown, export it, or clear it."""
+
+    @magic_arguments()
+    @argument("-c", "--conversation", default=DEFAULT_CONVERSATION, help="Thread name.")
+    @argument("--export", metavar="PATH", help="Write the thread to PATH (.md or .json).")
+    @argument("--clear", action="store_true", help="Forget the thread's messages.")
+    @line_magic
+    def chat_history(self, line: str) -> None:
+        """Show, export or clear a conversation."""
+        from ..conversation import conversation_names, get_conversation
+
+        args = parse(self.chat_history, line)
+        known = conversation_names()
+        if args.conversation not in known and args.conversation != DEFAULT_CONVERSATION:
+            listed = ", ".join(known) if known else "none yet"
+            raise UsageError(f"No thread {args.conversation!r}. Known threads: {listed}")
+        conversation = get_conversation(args.conversation)
+        if args.export:
+            try:
+                path = conversation.export(args.export)
+            except OSError as exc:
+                error_line(f"Could not export: {exc}")
+                return
+            print(f"Exported {len(conversation)} messages of {conversation.name!r} to {path}")
+        if args.clear:
+            conversation.clear()
+            print(f"Cleared conversation {conversation.name!r}.")
+        if args.export or args.clear:
+            return
+        text = conversation.to_markdown()
+        if getattr(self.shell, "kernel", None) is not None:
+            from IPython.display import display
+
+            display({"text/markdown": text, "text/plain": text}, raw=True)
+        else:
+            print(text)
+
+
+__all__ = ["HistoryMagics"]

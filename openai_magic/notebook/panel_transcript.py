@@ -1,0 +1,106 @@
+"""The panel's transcript: one thread shown and followed, wherever its turns come from.
+
+It observes its thread, so a turn added by `%%chat -c NAME` or another panel appears at once, and a
+cleared thread empties every transcript showing it. It also keeps the static copy of the thread
+(`panel_fallback.py`) current after every change.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Iterator
+from typing import Any
+
+import ipywidgets as widgets
+
+from .conversation import Conversation, Entry, conversation_names, get_conversation
+from .options import DEFAULT_CONVERSATION
+from .panel_answer import AnswerView, user_turn
+from .panel_fallback import snapshot_bundle
+
+
+class Transcript:
+    """The transcript widget's contents, the thread selector and the thread's static copy."""
+
+    def __init__(self, ui: Any, panel_id: str, title: Any) -> None:
+        self.ui = ui
+        self.thread: Conversation | None = None
+        self._own_turn = False  # a turn this panel is recording (already on screen)
+        self._snapshot_id = f"openai-magic-panel-{panel_id}"
+        self._panel_id = panel_id
+        self._title = title  # () -> str
+        self.displayed = False
+
+    @property
+    def name(self) -> str:
+        return self.thread.name if self.thread is not None else DEFAULT_CONVERSATION
+
+    def switch(self, name: str) -> None:
+        """Show (and follow) the named thread."""
+        thread = get_conversation(name.strip() or DEFAULT_CONVERSATION)
+        if thread is not self.thread:
+            if self.thread is not None:
+                self.thread.unsubscribe(self)
+            self.thread = thread
+            thread.subscribe(self)
+            self.ui.transcript.children = ()
+            for entry in thread.entries:
+                self.append(entry_widget(entry))
+        self.show_status()
+
+    def thread_changed(self, conversation: Conversation, new: list[Entry]) -> None:
+        """Observer of the shown thread: show turns added elsewhere; a cleared thread empties."""
+        if conversation is not self.thread:
+            return
+        if not new:
+            self.ui.transcript.children = ()
+        elif not self._own_turn:
+            for entry in new:
+                self.append(entry_widget(entry))
+        self.show_status()
+
+    @contextlib.contextmanager
+    def own_turn(self) -> Iterator[None]:
+        """While this panel records a turn it already shows, the observer does not add it again."""
+        self._own_turn = True
+        try:
+            yield
+        finally:
+            self._own_turn = False
+
+    def append(self, widget: widgets.Widget) -> None:
+        # The transcript is a height-capped flex column that scrolls: children must keep their natural
+        # height, or the browser squeezes every answer to fit instead of scrolling.
+        widget.layout.flex = "0 0 auto"
+        self.ui.transcript.children = (*self.ui.transcript.children, widget)
+
+    def show_status(self) -> None:
+        """The thread selector, the message count, and the static copy."""
+        names = conversation_names()
+        if self.name not in names:
+            names = [*names, self.name]
+        self.ui.thread.options = tuple(names)
+        self.ui.thread.value = self.name
+        self.ui.thread_status.value = f"<small>{len(get_conversation(self.name))} messages</small>"
+        if self.displayed:
+            from IPython.display import update_display
+
+            update_display(self.snapshot(), raw=True, display_id=self._snapshot_id)
+
+    def snapshot(self) -> dict[str, str]:
+        return snapshot_bundle(get_conversation(self.name), self._panel_id, self._title())
+
+    def display_snapshot(self) -> None:
+        """Display the static copy (after the live panel) and keep it current from now on."""
+        from IPython.display import display
+
+        display(self.snapshot(), raw=True, display_id=self._snapshot_id)
+        self.displayed = True
+
+
+def entry_widget(entry: Entry) -> widgets.Widget:
+    """A thread entry as the transcript shows it."""
+    return user_turn(entry.content) if entry.role == "user" else AnswerView.of_entry(entry)
+
+
+__all__ = ["Transcript", "entry_widget"]

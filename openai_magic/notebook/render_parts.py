@@ -1,0 +1,51 @@
+"""Small renderings shared by every sink: the reasoning block, the footer line, image bytes."""
+
+from __future__ import annotations
+
+import base64
+import html
+from typing import Any
+
+METADATA_KEY = "openai_magic"
+THINKING = "_thinking..._"
+
+
+def reasoning_html(text: str, done: bool = True) -> str:
+    """Reasoning collapsed in a <details> block; while streaming only a short preview is shown."""
+    if not done:
+        preview = " ".join(text[-80:].split())
+        return (
+            "<details class='openai-magic-reasoning'><summary>Thinking... "
+            f"<small style='opacity:.6'>{html.escape(preview)}</small></summary></details>"
+        )
+    return (
+        "<details class='openai-magic-reasoning'><summary>Reasoning</summary>"
+        f"<pre style='white-space:pre-wrap'>{html.escape(text)}</pre></details>"
+    )
+
+
+def footer_text(model: str | None, usage: Any, started: float, first: float | None, ended: float) -> str:
+    """One line: model, tokens in/out, time to first token, tokens per second."""
+    parts = [model or "unknown model"]
+    if usage is not None:
+        parts.append(f"{usage.prompt_tokens} in / {usage.completion_tokens} out tokens")
+    if first is not None:
+        parts.append(f"first token {first - started:.2f} s")
+        streamed = ended - first
+        if usage is not None and usage.completion_tokens and streamed > 0:
+            parts.append(f"{usage.completion_tokens / streamed:.1f} tokens/s")
+    else:
+        parts.append(f"{ended - started:.2f} s")
+    return " · ".join(parts)
+
+
+def image_bytes(src: str) -> bytes | None:
+    """The bytes of a `data:` URI image, None for a plain URL."""
+    if src.startswith("data:") and "," in src:
+        header, payload = src.split(",", 1)
+        if ";base64" in header:
+            return base64.b64decode(payload)
+    return None
+
+
+__all__ = ["METADATA_KEY", "THINKING", "footer_text", "image_bytes", "reasoning_html"]

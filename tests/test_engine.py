@@ -1,0 +1,177 @@
+"""One turn engine for the magics and the panel: each bug the two drifted copies had, tested where it lived.
+
+Kernel bugs are tested in a real kernel; panel bugs against ChatPanel on the test's event loop.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+
+import pytest
+from envs import kernel_env
+from magics_kernel import Kernel, usage_error
+
+from openai_magic import ChatPanel
+from openai_magic.notebook.conversation import get_conversation
+
+pytestmark = pytest.mark.kernel
+
+
+@pytest.fixture(scope="module")
+def kernel(tmp_path_factory, demo_server):
+    k = Kernel(tmp_path_factory.mktemp("engine"), OPENAI_MAGIC_DEMO_URL=demo_server.base_url)
+    assert k.run("%load_ext openai_magic").reply["content"]["status"] == "ok"
+    yield k
+    k.close()
+
+
+def ok(cell):
+    assert cell.reply["content"]["status"] == "ok" and not cell.of("error"), cell.everything
+    return cell
+
+
+THREAD = "__import__('openai_magic.notebook.conversation', fromlist=['x']).get_conversation({name!r})"
+
+
+def test_an_image_model_named_with_m_fills_o_and_records_no_empty_turn(kernel) -> None:
+    cell = ok(kernel.run("%chat -c pics -m demo-image -o pic a red square"))
+    assert any("image/png" in data for data, _ in cell.displays)
+    assert kernel.value("type(pic).__name__") == "bytes" and kernel.value("pic[:4] == b'\\x89PNG'")
+    assert kernel.value(f"len({THREAD.format(name='pics')}.entries)") == 0
+
+
+def test_image_flag_wins_over_a_configured_chat_model(kernel) -> None:
+    ok(kernel.run("%config ChatMagics.model = 'demo-chat'"))
+    try:
+        cell = ok(kernel.run("%%chat --image -o pic2\na blue circle"))
+    finally:
+        ok(kernel.run("%config ChatMagics.model = None"))
+    images = [md for data, md in cell.displays if "image/png" in data]
+    assert images and images[0]["openai_magic"]["model"] == "demo-image"
+    assert not cell.markdown.strip() and kernel.value("pic2[:4] == b'\\x89PNG'")
+
+
+def test_no_history_turns_stay_out_of_the_thread(kernel) -> None:
+    ok(kernel.run("%chat --new -c lone hi"))
+    big = "x " * 100_000
+    ok(kernel.run(f"%chat -c lone --no-history {big}"))
+    after = ok(kernel.run("%chat -c lone and now?"))
+    assert "I saw 3 messages" in after.markdown  # hi, its answer, and this one: not the big prompt
+    assert after.meta["usage"]["prompt_tokens"] < 1000
+
+
+def test_a_turn_from_the_magics_appears_live_in_a_panel_in_the_same_kernel(kernel, demo_server) -> None:
+    ok(kernel.run("p = __import__('openai_magic').ChatPanel(conversation='planning')"))
+    assert kernel.value("len(p.ui.transcript.children)") == 0
+    ok(kernel.run("%chat -c planning plan my week"))
+    assert kernel.value("len(p.ui.transcript.children)") == 2
+    assert kernel.value("p.ui.thread_status.value") == "<small>2 messages</small>"
+
+
+def test_only_openai_base_url_set_works_in_magics_and_panel(tmp_path, demo_server) -> None:
+    k = Kernel(tmp_path, OPENAI_BASE_URL=demo_server.base_url)
+    try:
+        ok(k.run("%load_ext openai_magic"))
+        assert "I saw 1 message" in ok(k.run("%chat -m demo-chat hello")).markdown
+        cell = ok(
+            k.run(
+                "from openai_magic import ChatPanel\np = ChatPanel(model='demo-chat')\n"
+                "text = await p.send('hello from the panel')\nprint(p.provider_label, '|', 'I saw' in text)"
+            )
+        )
+        assert "(environment)" not in cell.stdout and "MissingAuthError" not in cell.everything
+        assert cell.stdout.strip() == "OpenAI-compatible | True"
+    finally:
+        k.close()
+
+
+def test_error_lines_fit_and_name_what_to_fix(kernel) -> None:
+    refused = ok(kernel.run("%chat -p http://user:pa55word@127.0.0.1:9/v1 -m x hi"))
+    line = refused.stderr.strip()
+    assert line.startswith("APIConnectionError: ") and "http://127.0.0.1:9/v1" in line
+    shown = json.dumps([m["content"] for m in refused.of("stream", "display_data", "update_display_data")])
+    assert "pa55word" not in shown and "user:" not in shown  # the cell's own source holds them, no output
+    message = usage_error(kernel.run("%chat_history -c typo"))
+    assert message.startswith("No thread 'typo'. Known threads: ")
+
+
+# -- the panel --------------------------------------------------------------------------------------
+
+
+@pytest.mark.panel
+async def test_the_first_send_right_after_construction_answers(demo_server):
+    panel = ChatPanel(provider=demo_server.base_url, conversation="first-send")
+    assert panel.model is None  # the listing is still in progress
+    text = await panel.send("hi")
+    assert "I saw 1 message" in text and panel.model == "demo-chat"
+
+
+@pytest.mark.panel
+async def test_an_image_model_in_the_panel_shows_the_image_and_records_no_turn(demo_server):
+    panel = ChatPanel(provider=demo_server.base_url, model="demo-image", conversation="panel-pics")
+    await panel.send("a red square")
+    answer = panel.ui.transcript.children[-1]
+    assert "<img" in answer.images.value and panel.conversation.entries == []
+
+
+@pytest.mark.panel
+async def test_held_back_text_shows_while_the_server_stalls(demo_server):
+    panel = ChatPanel(
+        provider=demo_server.base_url,
+        conversation="stall",
+        headers={"X-Demo-Fault": "stall;after=5;seconds=60"},
+    )
+    pending = asyncio.ensure_future(panel.send("Pause here"))
+    await panel.models_loaded()
+    while len(panel.ui.transcript.children) < 2 or "Pause" not in panel.ui.transcript.children[1].text_html:
+        await asyncio.sleep(0.01)  # bounded by pytest-timeout; the stall lasts 60 s
+    view = panel.ui.transcript.children[1]
+    assert panel.busy and view.footer_line.value == ""  # shown during the stall, not at the end
+    assert "<h2>" in view.text_html and "<h2></h2>" not in view.text_html
+    panel.stop()
+    await pending
+
+
+@pytest.mark.panel
+async def test_turns_added_elsewhere_appear_in_every_panel_on_the_thread(demo_server):
+    one = ChatPanel(provider=demo_server.base_url, conversation="live")
+    two = ChatPanel(provider=demo_server.base_url, conversation="live")
+    get_conversation("live").add_turn("from %%chat", "an answer", model="demo-chat")
+    assert len(one.ui.transcript.children) == len(two.ui.transcript.children) == 2
+    await one.send("and from a panel")
+    assert len(one.ui.transcript.children) == 4 and len(two.ui.transcript.children) == 4
+    assert two.ui.thread_status.value == "<small>4 messages</small>"
+    one.clear_conversation()
+    assert two.ui.transcript.children == ()
+
+
+@pytest.mark.panel
+async def test_panel_fields_and_keywords(demo_server):
+    demo = ChatPanel(provider="demo", conversation="fields")
+    assert demo.key_status == "no key needed"
+    assert demo.ui.params["max_tokens"].text.value == ""  # unset shows blank, like seed
+    with pytest.raises(TypeError, match="unexpected keyword argument 'format'"):
+        ChatPanel(format="markdown")
+    with pytest.raises(TypeError, match="did you mean temperature"):
+        ChatPanel(temprature=0.2)
+    with pytest.raises(ValueError, match="temperature must be between 0 and 2"):
+        ChatPanel(temperature=5)
+    custom = ChatPanel(provider="demo", conversation="fields")
+    custom.ui.provider.value = "custom base URL"
+    assert "Error" not in custom.ui.models_status.value and "#b00" not in custom.ui.models_status.value
+
+
+@pytest.mark.panel
+async def test_missing_key_in_the_panel_points_to_the_key_field(monkeypatch):
+    from openai_magic.core import errors
+
+    panel = ChatPanel(provider="openai", model="gpt-4o-mini", conversation="no-key")
+    with pytest.raises(errors.MissingAuthError):
+        await panel.send("hi")
+    line = panel.ui.transcript.children[-1].error_line.value
+    assert "type it into the key field or set OPENAI_API_KEY" in line and "%chat_key" not in line
+
+
+def test_kernel_env_has_no_real_keys() -> None:
+    assert not any(name.endswith("_API_KEY") for name in kernel_env())
