@@ -218,3 +218,24 @@ async def test_errors_that_are_not_provider_errors_keep_no_key_in_frames():
         with pytest.raises(TypeError) as misuse:
             OpenaiTemplate.get_models(api_base=credentialed, api_key=b"bytes")
     assert leaks(info.value, SENTINEL_KEY) == [] and leaks(misuse.value, SENTINEL_KEY) == []
+
+
+async def test_each_url_sends_its_own_credentials():
+    def respond(request: Request) -> bytes:
+        if "images" in request.path:
+            return http_reply(200, {"data": [{"url": "https://img.example/x.png"}]})
+        return ok_reply(request)
+
+    async with HostileServer(respond) as server:
+        base = server.base_url.replace("http://", "http://base-user:base-pass@")
+        endpoint = f"{server.root.replace('http://', 'http://chat-user:chat-pass@')}/custom/chat"
+        P = providers.custom(base, api_endpoint=endpoint, image_models=["img"], max_retries=0)
+        assert await P.chat_async("hi", "m") == "ok"
+        await collect(P.create_async_generator("img", "a cat"))
+    sent = [
+        (r.path, base64.b64decode(r.headers["authorization"].split(" ")[1]).decode()) for r in server.requests
+    ]
+    assert sent == [
+        ("/custom/chat", "chat-user:chat-pass"),
+        ("/v1/images/generations", "base-user:base-pass"),
+    ]

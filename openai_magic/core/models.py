@@ -73,7 +73,7 @@ async def fetch_models(provider: Any, target: Target, key: Secret | None) -> tup
         policy=provider.retry_policy(0),
         secrets=secrets,
         context="listing models: ",
-        auth=target.auth(),
+        auth=target.auth(target.base),
         base=target.base,
         max_error_bytes=provider.max_error_bytes,
     )

@@ -23,7 +23,7 @@ class Target:
 
     base: str
     endpoint: str | None  # a full chat URL that replaces `{base}/chat/completions`
-    login: tuple[Secret, Secret] | None  # `user:password@` of the URL, sent as HTTP Basic auth
+    logins: dict[str, tuple[Secret, Secret]]  # `user:password@` of `base` / `endpoint`, by URL
     url_secrets: tuple[Secret, ...]
     listing_base: Secret | None  # the explicit base URL argument, for the model listing
 
@@ -35,18 +35,24 @@ class Target:
         raw = await provider.get_api_base_async(reveal(api_base))
         endpoint = reveal(api_endpoint) or provider.api_endpoint
         found = urls.url_secrets(raw) + (urls.url_secrets(endpoint) if endpoint else ())
-        login = urls.credentials(endpoint or raw)
+        logins = {}
+        for url in (raw, endpoint):
+            login = urls.credentials(url) if url else None
+            if url and login:
+                logins[urls.strip_credentials(url)] = (Secret(login[0]), Secret(login[1]))
         return cls(
             base=urls.strip_credentials(raw),
             endpoint=urls.strip_credentials(endpoint) if endpoint else None,
-            login=(Secret(login[0]), Secret(login[1])) if login else None,
+            logins=logins,
             url_secrets=unique(found),
             listing_base=Secret.wrap(api_base),
         )
 
-    def auth(self) -> httpx.BasicAuth | None:
-        """HTTP Basic auth from the URL's credentials, as httpx would send them from the URL."""
-        return httpx.BasicAuth(self.login[0].reveal(), self.login[1].reveal()) if self.login else None
+    def auth(self, url: str) -> httpx.BasicAuth | None:
+        """HTTP Basic auth from the credentials of the URL `url` was given as (the endpoint's for
+        the endpoint, the base URL's for the rest), as httpx would send them from the URL itself."""
+        login = self.logins.get(url if url == self.endpoint else self.base)
+        return httpx.BasicAuth(login[0].reveal(), login[1].reveal()) if login else None
 
 
 class Call:
@@ -100,7 +106,7 @@ class Call:
                 request,
                 policy=self.policy,
                 secrets=self.secrets,
-                auth=self.target.auth(),
+                auth=self.target.auth(url),
                 base=self.base,
                 max_error_bytes=self.provider.max_error_bytes,
             ):
