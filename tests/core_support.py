@@ -116,6 +116,7 @@ class HostileServer:
         self.respond = respond
         self.requests: list[Request] = []
         self.server: asyncio.Server | None = None
+        self.stopping = asyncio.Event()  # set on exit: a reply that stalls waits for it
 
     async def __aenter__(self) -> HostileServer:
         self.server = await asyncio.start_server(self._handle, "127.0.0.1", 0)
@@ -123,6 +124,7 @@ class HostileServer:
 
     async def __aexit__(self, *exc: object) -> None:
         assert self.server is not None
+        self.stopping.set()
         self.server.close()
 
     @property

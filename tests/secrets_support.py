@@ -1,65 +1,46 @@
-"""The key echo server and the leak check shared by the secrets tests."""
+"""The key echo server, the leak check and the log check shared by the secrets tests."""
 
 from __future__ import annotations
 
 import asyncio
 import base64
 import json
+import logging
 import os
 import threading
 import traceback
-from collections.abc import Iterator
+from collections.abc import AsyncIterator, Iterator
 from contextlib import contextmanager
 from typing import Any
 
+import pytest
+from conftest import SENTINEL_KEY
+from core_support import HostileServer, Reply, Request, http_reply
 
-class KeyEchoServer:
-    """A raw loopback HTTP server whose replies quote the caller's API key; `/MODE/v1/...` picks one."""
+
+class KeyEchoServer(HostileServer):
+    """A loopback server whose replies quote the caller's API key; `/MODE/v1/...` picks one."""
 
     def __init__(self) -> None:
-        self.server: asyncio.Server | None = None
-        self.stop = asyncio.Event()
-
-    async def __aenter__(self) -> KeyEchoServer:
-        self.server = await asyncio.start_server(self._handle, "127.0.0.1", 0)
-        return self
-
-    async def __aexit__(self, *exc: object) -> None:
-        assert self.server is not None
-        self.stop.set()
-        self.server.close()
+        super().__init__(self._echo)
 
     def base(self, mode: str) -> str:
-        assert self.server is not None
-        return f"http://127.0.0.1:{self.server.sockets[0].getsockname()[1]}/{mode}/v1"
+        return f"{self.root}/{mode}/v1"
 
-    async def _handle(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        try:
-            head = (await reader.readuntil(b"\r\n\r\n")).decode("latin-1")
-            lines = head.split("\r\n")
-            fields = dict(line.split(": ", 1) for line in lines[1:] if ": " in line)
-            fields = {name.lower(): value for name, value in fields.items()}
-            await reader.readexactly(int(fields.get("content-length", "0")))
-            path = lines[0].split(" ")[1]
-            mode, endpoint = path.split("/")[1], path.rsplit("/", 1)[1]
-            scheme, _, token = fields.get("authorization", "").partition(" ")
-            if scheme.lower() == "basic":  # credentials from the URL: "user:password"
-                token = base64.b64decode(token).decode()
-            key = token or fields.get("api-key") or fields.get("x-api-key") or ""
-            if mode == "stall":
-                await self.stop.wait()
-                return
-            status, kind, body = reply(mode, endpoint, key)
-            writer.write(
-                f"HTTP/1.1 {status} X\r\ncontent-type: {kind}\r\ncontent-length: {len(body)}\r\n"
-                f"retry-after: 0\r\nconnection: close\r\n\r\n".encode()
-                + body
-            )
-            await writer.drain()
-        except (asyncio.IncompleteReadError, ConnectionError):
-            pass
-        finally:
-            writer.close()
+    def _echo(self, request: Request) -> Reply:
+        mode, endpoint = request.path.split("/")[1], request.path.rsplit("/", 1)[1]
+        scheme, _, token = request.headers.get("authorization", "").partition(" ")
+        if scheme.lower() == "basic":  # credentials from the URL: "user:password"
+            token = base64.b64decode(token).decode()
+        key = token or request.headers.get("api-key") or request.headers.get("x-api-key") or ""
+        if mode == "stall":
+            return self._stall()
+        status, kind, body = reply(mode, endpoint, key)
+        return http_reply(status, body, kind, retry_after="0")
+
+    async def _stall(self) -> AsyncIterator[bytes]:
+        await self.stopping.wait()
+        yield b""
 
 
 def reply(mode: str, endpoint: str, key: str) -> tuple[int, str, bytes]:
@@ -164,3 +145,11 @@ def echo_server_thread() -> Iterator[KeyEchoServer]:
         loop.call_soon_threadsafe(done.set)
         runner.join()
         loop.close()
+
+
+def no_key_in_logs(caplog: pytest.LogCaptureFixture) -> Iterator[pytest.LogCaptureFixture]:
+    """Every log record of the test at DEBUG, checked for the key afterwards (an autouse fixture)."""
+    caplog.set_level(logging.DEBUG)
+    yield caplog
+    logged = "\n".join(record.getMessage() for record in caplog.records)
+    assert SENTINEL_KEY not in logged

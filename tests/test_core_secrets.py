@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-import logging
 import socket
 
 import pytest
 from conftest import SENTINEL_KEY
 from core_support import collect
-from secrets_support import KeyEchoServer, echo_server_thread, leaks
+from secrets_support import KeyEchoServer, echo_server_thread, leaks, no_key_in_logs
 
 from openai_magic.core import errors, providers, transport
 
@@ -35,12 +34,7 @@ CASES = [
 ]
 
 
-@pytest.fixture(autouse=True)
-def all_logs(caplog):
-    caplog.set_level(logging.DEBUG)
-    yield caplog
-    logged = "\n".join(record.getMessage() for record in caplog.records)
-    assert SENTINEL_KEY not in logged
+all_logs = pytest.fixture(autouse=True)(no_key_in_logs)
 
 
 @pytest.mark.parametrize(("mode", "stream", "error_type"), CASES)

@@ -4,12 +4,11 @@ and every public entry point: no error text, repr, cache, log or frame local sho
 from __future__ import annotations
 
 import base64
-import logging
 
 import pytest
 from conftest import SENTINEL_KEY
 from core_support import HostileServer, Request, collect, http_reply, of_type, ok_reply
-from secrets_support import echo_server_thread, leaks
+from secrets_support import echo_server_thread, leaks, no_key_in_logs
 
 from openai_magic.core import errors, providers, transport
 from openai_magic.core import models as listing
@@ -31,12 +30,7 @@ MODES = [
 ]
 
 
-@pytest.fixture(autouse=True)
-def all_logs(caplog):
-    caplog.set_level(logging.DEBUG)
-    yield caplog
-    logged = "\n".join(record.getMessage() for record in caplog.records)
-    assert SENTINEL_KEY not in logged
+all_logs = pytest.fixture(autouse=True)(no_key_in_logs)
 
 
 @pytest.fixture(scope="module")
