@@ -197,7 +197,7 @@ async def _events(
     batch: list[bytes] = []
     body = writer.body()
     while True:
-        if sent == after:
+        if fault is not None and sent == after:
             if batch:
                 yield b"".join(batch)
                 batch.clear()
