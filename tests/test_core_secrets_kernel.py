@@ -13,6 +13,8 @@ from conftest import SENTINEL_KEY
 from magics_kernel import Kernel
 from secrets_support import echo_server_thread
 
+pytestmark = pytest.mark.kernel
+
 MODES = ["401", "404", "422", "429", "500", "text-200", "bad-json", "stream-error", "malformed", "stall"]
 OPTIONS = "stream={stream}, max_retries=0, timeout=(5, 0.5)"
 CALLS = {
