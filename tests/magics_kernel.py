@@ -24,34 +24,75 @@ class Cell:
         return [m for m in self.messages if m["msg_type"] in types]
 
     @property
+    def outputs(self) -> list[dict[str, Any]]:
+        """The cell's outputs as a front end ends up with them: display updates applied, and
+        `clear_output(wait=True)` clearing when the next output arrives (as JupyterLab and nbclient do)."""
+        outputs: list[dict[str, Any]] = []
+        clear_pending = False
+        for m in self.messages:
+            kind, content = m["msg_type"], m["content"]
+            if kind == "clear_output":
+                if content.get("wait"):
+                    clear_pending = True
+                else:
+                    outputs.clear()
+                continue
+            if kind == "update_display_data":
+                ident = content.get("transient", {}).get("display_id")
+                for out in outputs:
+                    if out.get("display_id") == ident:
+                        out["data"], out["metadata"] = content["data"], content.get("metadata", {})
+                continue
+            if kind not in ("display_data", "execute_result", "stream", "error"):
+                continue
+            if clear_pending:
+                outputs.clear()
+                clear_pending = False
+            if kind == "stream":
+                if outputs and outputs[-1]["kind"] == "stream" and outputs[-1]["name"] == content["name"]:
+                    outputs[-1]["text"] += content["text"]
+                else:
+                    outputs.append({"kind": "stream", "name": content["name"], "text": content["text"]})
+                continue
+            outputs.append(
+                {
+                    "kind": kind,
+                    "data": content.get("data", {}),
+                    "metadata": content.get("metadata", {}),
+                    "display_id": content.get("transient", {}).get("display_id"),
+                }
+            )
+        return outputs
+
+    def _stream(self, name: str) -> str:
+        return "".join(o["text"] for o in self.outputs if o["kind"] == "stream" and o["name"] == name)
+
+    @property
     def stdout(self) -> str:
-        return "".join(m["content"]["text"] for m in self.of("stream") if m["content"]["name"] == "stdout")
+        return self._stream("stdout")
 
     @property
     def stderr(self) -> str:
-        return "".join(m["content"]["text"] for m in self.of("stream") if m["content"]["name"] == "stderr")
+        return self._stream("stderr")
 
     @property
     def displays(self) -> list[tuple[dict[str, Any], dict[str, Any]]]:
-        """Final (data, metadata) of each display, in the order they first appeared."""
-        order: list[str] = []
-        final: dict[str, tuple[dict, dict]] = {}
-        for n, m in enumerate(self.of("display_data", "update_display_data", "execute_result")):
-            ident = m["content"].get("transient", {}).get("display_id") or f"anon-{n}"
-            if ident not in final:
-                order.append(ident)
-            final[ident] = (m["content"]["data"], m["content"].get("metadata", {}))
-        return [final[i] for i in order]
+        """Final (data, metadata) of each rich output, in order."""
+        return [(o["data"], o["metadata"]) for o in self.outputs if o["kind"] not in ("stream", "error")]
 
     @property
     def markdown(self) -> str:
-        """The answer as shown: the final text/markdown of every display, joined."""
-        return "".join(d.get("text/markdown", "") for d, _ in self.displays)
+        """The answer as shown: the final text/markdown of every rich output but the footer, joined."""
+        return "".join(d.get("text/markdown", "") for d, md in self.displays if _role(md) != "footer")
 
     @property
     def meta(self) -> dict[str, Any]:
-        """The openai_magic output metadata (on the footer)."""
+        """The openai_magic output metadata (on the answer; on the footer or images when there is none)."""
         found = [md["openai_magic"] for _, md in self.displays if "openai_magic" in md]
+        for role in ("answer", "footer", "image"):
+            for item in found:
+                if item.get("role") == role:
+                    return item
         return found[-1] if found else {}
 
     @property
@@ -126,6 +167,11 @@ class Kernel:
     def close(self) -> None:
         self.kc.stop_channels()
         self.km.shutdown_kernel(now=True)
+
+
+def _role(metadata: dict[str, Any]) -> str | None:
+    value = metadata.get("openai_magic")
+    return value.get("role") if isinstance(value, dict) else None
 
 
 def usage_error(cell: Cell) -> str:

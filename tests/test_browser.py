@@ -239,3 +239,44 @@ def test_shift_enter_in_the_prompt_sends_and_never_reruns_the_cell(front_end) ->
         for index in range(statics.count()):
             statics.nth(index).wait_for(state="hidden")
         save_screenshot(page, f"panel-shift-enter-{server.front_end}.png")
+
+
+def test_a_long_code_block_answer_grows_then_ends_as_one_output(lab, page) -> None:
+    """A streamed code block in JupyterLab: parts while it grows, one rendered answer once complete."""
+    name = "01_quickstart.ipynb"
+    with screenshot_on_failure(page, "code-answer"):
+        open_notebook(page, lab, name)
+        source = "%%chat --no-history\n[demo tokens=1500 shape=code] [demo pace=0.004] a long script"
+        page.evaluate(
+            """async ([path, sources]) => {
+                const app = window.jupyterapp;
+                const panel = Array.from(app.shell.widgets('main')).find((w) => w.context?.path === path);
+                const notebook = panel.content;
+                for (const source of sources) {
+                    notebook.activeCellIndex = notebook.widgets.length - 1;
+                    await app.commands.execute('notebook:insert-cell-below');
+                    notebook.activeCell.model.sharedModel.setSource(source);
+                    const run = app.commands.execute('notebook:run-cell');
+                    if (source.startsWith('%load_ext')) await run;  // the magics, before the chat
+                }
+            }""",
+            [name, ["%load_ext openai_magic", source]],
+        )
+        cell = page.locator(".jp-CodeCell").last
+        # Growing: several Markdown parts of the code block, and no footer yet.
+        page.wait_for_function(
+            "(el) => el.querySelectorAll('.jp-RenderedMarkdown pre').length >= 3", arg=cell.element_handle()
+        )
+        assert "demo-chat ·" not in cell.inner_text()
+        hide_sidebar(page)
+        cell.locator(".jp-RenderedMarkdown pre").last.evaluate("(el) => el.scrollIntoView({block: 'end'})")
+        save_screenshot(page, "code-answer-streaming.png")
+        # Complete: one Markdown output holding one code block, then the footer.
+        page.wait_for_function("(el) => el.innerText.includes('demo-chat ·')", arg=cell.element_handle())
+        markdown = cell.locator(".jp-RenderedMarkdown")
+        assert markdown.count() == 2  # the answer and the footer
+        assert markdown.first.locator("pre").count() == 1
+        assert markdown.first.locator("pre").inner_text().count("total_") > 1000
+        assert cell.locator(".jp-RenderedMarkdown pre").count() == 1  # the parts are gone
+        markdown.last.evaluate("(el) => el.scrollIntoView({block: 'end'})")
+        save_screenshot(page, "code-answer-complete.png")

@@ -67,3 +67,20 @@ def test_markdown_json_export_and_clear(tmp_path) -> None:
     assert md_path.read_text() == md and json.loads(json_path.read_text()) == data
     conv.clear()
     assert conv.messages == [] and len(conv) == 0
+
+
+def test_history_nests_the_answers_headings_under_each_turn() -> None:
+    conv = Conversation("nested")
+    conv.add_turn("First question", "## Summary\n\nText\n\n```md\n# not a heading\n```\n", model="m")
+    conv.add_turn("Second", "# Title\nSetext\n---\n", model="m")
+    md = conv.to_markdown()
+    headings = [line for line in md.splitlines() if line.startswith("#")]
+    assert headings == [
+        "# Conversation: nested",
+        "## Turn 1",
+        "#### Summary",  # under the turn, not level with it
+        "# not a heading",  # inside a code block: untouched
+        "## Turn 2",
+        "### Title",
+        "#### Setext",  # a setext h2 becomes an ATX h4
+    ]

@@ -143,11 +143,16 @@ class Conversation:
         return json.dumps(self.to_dict(), indent=indent, ensure_ascii=False, default=str)
 
     def to_markdown(self) -> str:
-        """The thread as a readable Markdown transcript."""
+        """The thread as a readable Markdown transcript: one `##` section per turn, the messages'
+        own headings nested below it (so an answer's `## Summary` does not sit level with the turns)."""
         lines = [f"# Conversation: {self.name}", ""]
         if not self.entries:
             lines.append("_(empty)_")
+        turn = 0
         for entry in self.entries:
+            if entry.role == "user":
+                turn += 1
+                lines += [f"## Turn {turn}", ""]
             heading = "**You**" if entry.role == "user" else "**Assistant**"
             model = entry.meta.get("model")
             if entry.role == "assistant" and model:
@@ -157,7 +162,7 @@ class Conversation:
                 marks.append(f"error: {entry.error}")
             if marks:
                 heading += " _[" + "; ".join(marks) + "]_"
-            lines += [heading, "", entry.content, ""]
+            lines += [heading, "", demote_headings(entry.content, 2), ""]
         return "\n".join(lines).rstrip() + "\n"
 
     def export(self, path: str | Path) -> Path:
@@ -166,6 +171,26 @@ class Conversation:
         text = self.to_json() if target.suffix.lower() == ".json" else self.to_markdown()
         target.write_text(text, encoding="utf-8")
         return target
+
+
+def demote_headings(text: str, by: int) -> str:
+    """`text` with its top-level Markdown headings `by` levels deeper (at most `######`), as ATX headings.
+
+    Code blocks and everything that is not a heading stay as they are.
+    """
+    from .blocks import markdown_parser
+
+    lines = text.splitlines(keepends=True)
+    tokens = markdown_parser().parse(text)
+    for index, token in reversed(list(enumerate(tokens))):
+        if token.type != "heading_open" or token.level != 0 or not token.map:
+            continue
+        first, end = token.map
+        level = min(int(token.tag[1]) + by, 6)
+        content = tokens[index + 1].content
+        ending = "\n" if lines[end - 1].endswith(("\n", "\r")) else ""
+        lines[first:end] = [f"{'#' * level} {content}{ending}"]
+    return "".join(lines)
 
 
 def get_conversation(name: str = DEFAULT) -> Conversation:

@@ -8,7 +8,6 @@ from typing import Any
 
 import ipywidgets as widgets
 
-from .blocks import split_blocks
 from .sinks import Sink
 
 
@@ -60,6 +59,7 @@ class AnswerView(widgets.VBox, Sink):
         self.footer_line = widgets.HTML()
         self.error_line = widgets.HTML()
         self.blocks.add_class("openai-magic-answer")
+        self.blocks.add_class("jp-RenderedHTMLCommon")  # JupyterLab's own Markdown styles apply
         self.footer_line.add_class("openai-magic-footer")
         self.error_line.add_class("openai-magic-error")
         children = [self.title] if title else []
@@ -77,8 +77,7 @@ class AnswerView(widgets.VBox, Sink):
     def of_entry(cls, entry: Any) -> AnswerView:
         """A finished answer from a thread (turns added by `%%chat` or another panel)."""
         view = cls()
-        for index, source in enumerate(split_blocks(entry.content)):
-            view.block(index, source)
+        view.final(entry.content, {})
         view.footer(entry.meta.get("model") or "", {})
         if entry.interrupted or entry.error:
             view.error(entry.error or "interrupted")
@@ -103,6 +102,11 @@ class AnswerView(widgets.VBox, Sink):
             children[index].value = block_html
         else:
             self.blocks.children = (*children, widgets.HTML(block_html))
+
+    def final(self, answer: str, metadata: dict[str, Any]) -> None:
+        """The complete answer as one rendering, identical to rendering the whole text at once."""
+        self.status(None)
+        self.blocks.children = (widgets.HTML(_safe_parser().render(answer)),) if answer else ()
 
     def image(self, src: str, alt: str, metadata: dict[str, Any]) -> None:
         self.status(None)

@@ -1,31 +1,38 @@
-"""The renderer: provider items in, sink calls out (throttled blocks, reasoning, images, footer, metadata).
+"""The renderer: provider items in, sink calls out (blocks while streaming, one answer at the end).
 
-Rendering cost grows linearly with the answer: completed Markdown blocks (`blocks.BlockStream`) are
-shown once; only the open last block is updated, at most `throttle` times a second. A block counts
-as shown only once its sink call returned, so an interrupt between two calls loses nothing.
+While the answer streams, settled Markdown parts (`blocks.BlockStream`) are shown once and only the
+open part is updated. Its updates are cost-aware: at most `throttle` times a second, and less often
+as the open part grows (so the bytes re-sent per second stay bounded), but never less than every
+`MAX_WAIT` seconds, so the view visibly grows. The very first text is shown at once. When the stream
+ends the sink gets the whole answer (`final`), to show as one rendering identical to rendering it at
+once, then the footer. A block counts as shown only once its sink call returned, so an interrupt
+between two calls loses nothing.
 
     renderer = StreamRenderer(DisplaySink(), metadata={"provider": "Demo"})
     renderer.start()                       # "thinking..." indicator
     for item in items:                     # str deltas and core.responses items
         renderer.add(item)
-    renderer.finish()                      # last block, footer line, metadata["openai_magic"]
+    renderer.finish()                      # the whole answer, footer line, metadata["openai_magic"]
 """
 
 from __future__ import annotations
 
+import threading
 import time
 from typing import Any
 
 from ..core.responses import FinishReason, ImageResponse, ProviderInfo, Reasoning, Usage
-from .blocks import BlockStream
-from .render_parts import THINKING, footer_text
+from .blocks import BlockStream, markdown_parser
+from .render_parts import METADATA_KEY, THINKING, footer_text
 from .sinks import Sink
 
 THROTTLE_SECONDS = 1 / 15
+MAX_WAIT = 0.35  # the open part is updated at least this often while text arrives (the bound is 0.5 s)
+OPEN_BYTES_PER_SECOND = 4096  # cost budget for re-sending the open part
 
 
 class StreamRenderer:
-    """Turns provider items into sink calls: throttled blocks, reasoning, images, footer, metadata."""
+    """Turns provider items into sink calls: throttled parts, reasoning, images, the answer, the footer."""
 
     def __init__(
         self,
@@ -48,10 +55,11 @@ class StreamRenderer:
         self.started = time.monotonic()
         self.first: float | None = None
         self.ended: float | None = None
-        self._last_flush = 0.0
+        self._last_flush = float("-inf")  # the first text is shown at once
         self._reasoning_dirty = False
         self._pending = ""
         self._shown: list[str] = []  # what the sink has shown of each block
+        self._stable = 0  # blocks before this index are settled and shown: never compared again
 
     @property
     def answer(self) -> str:
@@ -63,8 +71,11 @@ class StreamRenderer:
         return "".join(self._reasoning)
 
     def start(self) -> None:
-        """Show the "thinking..." indicator."""
+        """Show the "thinking..." indicator; get the Markdown parser ready while the request goes out."""
         self.started = time.monotonic()
+        if self.blocks is not None:
+            # Importing markdown-it-py takes tens of milliseconds: not on the first token's path.
+            threading.Thread(target=markdown_parser, name="openai_magic-warmup", daemon=True).start()
         self.sink.status(THINKING)
 
     def add(self, item: Any) -> None:
@@ -77,7 +88,7 @@ class StreamRenderer:
             self._reasoning_dirty = True
             self._maybe_flush()
         elif isinstance(item, Usage):
-            self.usage = item
+            self.usage = item if self.usage is None else self.usage + item  # a tool loop has several
         elif isinstance(item, FinishReason):
             self.finish_reason = item.reason
         elif isinstance(item, ProviderInfo):
@@ -86,7 +97,7 @@ class StreamRenderer:
             self._mark_first()
             for src in item.images:
                 self.images.append(src)
-                self.sink.image(src, item.alt, {**self.base_metadata, "model": self.model})
+                self.sink.image(src, item.alt, self._image_metadata())
 
     def text(self, delta: str) -> None:
         """Handle an answer text delta."""
@@ -97,20 +108,15 @@ class StreamRenderer:
         if self.blocks is not None:
             self.blocks.feed(delta)
             self._maybe_flush()
+        elif self.sink.throttled:
+            self._pending += delta
+            self._maybe_flush()
         else:
-            if self.sink.throttled:
-                self._throttled_delta(delta)
-            else:
-                self.sink.delta(delta)
+            self.sink.delta(delta)
 
     def tick(self) -> None:
-        """No item for a while: show text still held back by the throttle."""
-        if self.blocks is not None:
-            self._maybe_flush()
-        elif self._pending and self.sink.throttled:
-            self._last_flush = time.monotonic()
-            self.sink.delta(self._pending)
-            self._pending = ""
+        """No item for a while: show what the throttle still holds back."""
+        self._maybe_flush()
 
     def extend(self, text: str) -> None:
         """Append text an error carried beyond what was streamed (`ProviderError.partial_text`)."""
@@ -122,60 +128,72 @@ class StreamRenderer:
         if self.first is None:
             self.first = time.monotonic()
 
-    def _throttled_delta(self, delta: str) -> None:
-        self._pending += delta
-        now = time.monotonic()
-        if now - self._last_flush >= self.throttle:
-            self._last_flush = now
-            self.sink.delta(self._pending)
-            self._pending = ""
+    def _interval(self) -> float:
+        """How long to wait between updates of the open part: longer as it grows, at most MAX_WAIT."""
+        if self.throttle <= 0:
+            return 0.0  # no throttling at all (tests, benchmarks of the worst case)
+        shown = self._shown[-1] if self._shown and len(self._shown) > self._stable else ""
+        return min(MAX_WAIT, max(self.throttle, len(shown) / OPEN_BYTES_PER_SECOND))
 
     def _maybe_flush(self) -> None:
         now = time.monotonic()
-        if now - self._last_flush >= self.throttle:
+        # The clock moves only when something was sent: a tick while waiting for the first token must
+        # not make that token wait a whole interval.
+        if now - self._last_flush >= self._interval() and self.flush():
             self._last_flush = now
-            self.flush()
 
-    def flush(self, done: bool = False) -> None:
-        """Send what changed: reasoning preview and new or updated blocks."""
-        if self._reasoning_dirty or (done and self._reasoning):
+    def flush(self) -> bool:
+        """Send what changed (the reasoning preview, new parts, the open part); whether anything was."""
+        sent = False
+        if self._reasoning_dirty:
             self._reasoning_dirty = False
-            self.sink.reasoning(self.reasoning_text, done or bool(self._parts))
-        if self.blocks is not None:
-            if done:
-                self.blocks.close()
-            current = self.blocks.blocks
-            shown = self._shown
-            for index, source in enumerate(current):
-                if index >= len(shown) or (shown[index] is not source and shown[index] != source):
-                    self.sink.block(index, source)
-                    if index < len(shown):
-                        shown[index] = source
-                    else:
-                        shown.append(source)
-            for index in range(len(current), len(shown)):  # collapsed by close(): clear the rest
-                if shown[index]:
-                    self.sink.block(index, "")
-                    shown[index] = ""
-
-    def finish(self, *, interrupted: bool = False, error: str | None = None) -> dict[str, Any]:
-        """Final blocks, footer and metadata; returns the metadata."""
-        self.ended = time.monotonic()
-        self.flush(done=True)
+            self.sink.reasoning(self.reasoning_text, bool(self._parts))
+            sent = True
         if self.blocks is None:
             if self._pending:
-                self.sink.delta(self._pending)
-                self._pending = ""
-            if self._parts or not self.images:
-                self.sink.final(self.answer)
+                pending, self._pending = self._pending, ""
+                self.sink.delta(pending)
+                sent = True
+            return sent
+        current = self.blocks.blocks
+        shown = self._shown
+        for index in range(self._stable, len(current)):
+            source = current[index]
+            if index >= len(shown) or shown[index] != source:
+                self.sink.block(index, source)
+                sent = True
+                if index < len(shown):
+                    shown[index] = source
+                else:
+                    shown.append(source)
+        self._stable = max(self._stable, min(len(shown), self.blocks.settled))
+        return sent
+
+    def finish(self, *, interrupted: bool = False, error: str | None = None) -> dict[str, Any]:
+        """The whole answer (one rendering), the footer and the metadata; returns the metadata."""
+        self.ended = time.monotonic()
+        if self._reasoning:
+            self.sink.reasoning(self.reasoning_text, True)
+        if self.blocks is None and self._pending:
+            pending, self._pending = self._pending, ""
+            self.sink.delta(pending)
         metadata = self.metadata(interrupted=interrupted, error=error)
-        if not self._parts and not self.images and not self._reasoning:
-            self.sink.status(None)
+        self.sink.final(self.answer, {METADATA_KEY: {**metadata, "role": "answer"}})
         if error is None or self._parts:
-            self.sink.footer(
-                footer_text(self.model, self.usage, self.started, self.first, self.ended), metadata
+            text = footer_text(
+                self.model,
+                self.usage,
+                self.started,
+                self.first,
+                self.ended,
+                images=bool(self.images) and not self._parts,
+                interrupted=interrupted,
             )
+            self.sink.footer(text, {METADATA_KEY: {**metadata, "role": "footer"}})
         return metadata
+
+    def _image_metadata(self) -> dict[str, Any]:
+        return {**self.base_metadata, "model": self.model, "role": "image"}
 
     def metadata(self, *, interrupted: bool = False, error: str | None = None) -> dict[str, Any]:
         """Provider, model, parameters, usage and timing (never a key)."""
@@ -199,4 +217,4 @@ class StreamRenderer:
         return data
 
 
-__all__ = ["THROTTLE_SECONDS", "StreamRenderer"]
+__all__ = ["MAX_WAIT", "THROTTLE_SECONDS", "StreamRenderer"]

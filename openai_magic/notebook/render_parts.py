@@ -24,18 +24,33 @@ def reasoning_html(text: str, done: bool = True) -> str:
     )
 
 
-def footer_text(model: str | None, usage: Any, started: float, first: float | None, ended: float) -> str:
-    """One line: model, tokens in/out, time to first token, tokens per second."""
+def footer_text(
+    model: str | None,
+    usage: Any,
+    started: float,
+    first: float | None,
+    ended: float,
+    *,
+    images: bool = False,
+    interrupted: bool = False,
+) -> str:
+    """One line: model, tokens in/out, time to first token and tokens per second where they mean something.
+
+    An image has no "first token", and an interrupted answer's rate would be a guess: those say the
+    time taken instead.
+    """
     parts = [model or "unknown model"]
     if usage is not None:
         parts.append(f"{usage.prompt_tokens} in / {usage.completion_tokens} out tokens")
-    if first is not None:
+    if first is not None and not images and not interrupted:
         parts.append(f"first token {first - started:.2f} s")
         streamed = ended - first
         if usage is not None and usage.completion_tokens and streamed > 0:
             parts.append(f"{usage.completion_tokens / streamed:.1f} tokens/s")
     else:
         parts.append(f"{ended - started:.2f} s")
+    if interrupted:
+        parts.append("interrupted")
     return " · ".join(parts)
 
 

@@ -1,24 +1,22 @@
-"""Where a streamed answer is shown: the `Sink` interface, IPython display and terminal implementations.
+"""Where a streamed answer is shown: the `Sink` interface, the terminal sink, interrupt safety.
 
-A sink implements `status`, `reasoning`, `block` (blockwise sinks) or `delta`, `image`, `final`,
-`footer`, `error`, `notice`. `DisplaySink` publishes with IPython display handles, `TextSink` writes
-plain text to a stream (terminal IPython); the panel's `AnswerView` is a sink made of widgets.
-`deferred_interrupts` holds Ctrl-C while something is published, so no message is half-sent.
+A sink implements `status`, `reasoning`, `block` (blockwise sinks: Markdown parts while streaming) or
+`delta` (raw text), `image`, `final` (the whole answer once it is complete), `footer`, `error`,
+`notice`. `display_sink.DisplaySink` publishes to notebook front ends, `TextSink` writes plain text
+(terminal IPython), the panel's `AnswerView` is a sink made of widgets. `deferred_interrupts` holds
+Ctrl-C while something is published, so no message is half-sent.
 """
 
 from __future__ import annotations
 
 import contextlib
-import html
-import json
 import signal
 import sys
 import threading
-import uuid
 from collections.abc import Iterator
 from typing import Any, TextIO
 
-from .render_parts import METADATA_KEY, image_bytes, reasoning_html
+from .render_parts import image_bytes
 
 
 class Sink:
@@ -39,8 +37,8 @@ class Sink:
     def delta(self, text: str) -> None:
         """Raw answer text as it arrives (non-blockwise sinks)."""
 
-    def final(self, answer: str) -> None:
-        """The whole answer once the stream ended (non-blockwise sinks)."""
+    def final(self, answer: str, metadata: dict[str, Any]) -> None:
+        """The whole answer once the stream ended ("" when none came); `metadata` belongs on it."""
 
     def image(self, src: str, alt: str, metadata: dict[str, Any]) -> None:
         """Show one generated image (URL or data URI)."""
@@ -53,109 +51,6 @@ class Sink:
 
     def notice(self, text: str) -> None:
         """A short informational line."""
-
-
-class DisplaySink(Sink):
-    """Rich front ends: IPython display handles; `fmt` markdown/code stream blocks, html/json at the end."""
-
-    def __init__(self, fmt: str = "markdown") -> None:
-        self.fmt = fmt
-        self.blockwise = fmt in ("markdown", "code")
-        self._prefix = uuid.uuid4().hex[:12]
-        self._slot: str | None = None  # "thinking..." / reasoning display
-        self._slot_is_reasoning = False
-        self._blocks: list[str] = []
-        self._received = 0
-        self._count = 0
-
-    def _id(self) -> str:
-        self._count += 1
-        return f"{self._prefix}-{self._count}"
-
-    @staticmethod
-    def _show(bundle: dict[str, Any], display_id: str, update: bool = False, metadata: Any = None) -> None:
-        from IPython.display import display, update_display
-
-        if update:
-            update_display(bundle, raw=True, display_id=display_id, metadata=metadata)
-        else:
-            display(bundle, raw=True, display_id=display_id, metadata=metadata)
-
-    def status(self, text: str | None) -> None:
-        if text is None:
-            if self._slot and not self._slot_is_reasoning:
-                self._show({"text/markdown": ""}, self._slot, update=True)
-            return
-        if self._slot is None:
-            self._slot = self._id()
-            self._show({"text/markdown": text}, self._slot)
-        elif not self._slot_is_reasoning:
-            self._show({"text/markdown": text}, self._slot, update=True)
-
-    def reasoning(self, text: str, done: bool) -> None:
-        bundle = {"text/html": reasoning_html(text, done), "text/plain": "[reasoning]"}
-        if self._slot is None:
-            self._slot = self._id()
-            self._show(bundle, self._slot)
-        else:
-            self._show(bundle, self._slot, update=True)
-        self._slot_is_reasoning = True
-
-    def block(self, index: int, source: str) -> None:
-        bundle = {"text/markdown": source}
-        if index < len(self._blocks):
-            self._show(bundle, self._blocks[index], update=True)
-            return
-        if not self._blocks and self._slot is not None and not self._slot_is_reasoning:
-            display_id, self._slot = self._slot, None  # the indicator becomes the first block
-            self._show(bundle, display_id, update=True)
-        else:
-            display_id = self._id()
-            self._show(bundle, display_id)
-        self._blocks.append(display_id)
-
-    def delta(self, text: str) -> None:
-        self._received += len(text)
-        self.status(f"_receiving... {self._received} characters_")
-
-    def final(self, answer: str) -> None:
-        if self.fmt == "html":
-            bundle: dict[str, Any] = {"text/html": answer, "text/plain": answer}
-        elif self.fmt == "json":
-            try:
-                bundle = {"application/json": json.loads(answer), "text/plain": answer}
-            except ValueError:
-                bundle = {"text/plain": answer}
-        else:
-            bundle = {"text/plain": answer}
-        if self._slot is not None and not self._slot_is_reasoning:
-            self._show(bundle, self._slot, update=True)
-            self._slot = None
-        else:
-            self._show(bundle, self._id())
-
-    def image(self, src: str, alt: str, metadata: dict[str, Any]) -> None:
-        from IPython.display import Image, display
-
-        self.status(None)
-        data = image_bytes(src)
-        picture = Image(data=data, alt=alt) if data is not None else Image(url=src, alt=alt)
-        display(picture, metadata={METADATA_KEY: metadata})
-
-    def footer(self, text: str, metadata: dict[str, Any]) -> None:
-        self.status(None)
-        bundle = {
-            "text/html": f"<small style='opacity:.65'>{html.escape(text)}</small>",
-            "text/plain": text,
-        }
-        self._show(bundle, self._id(), metadata={METADATA_KEY: metadata})
-
-    def error(self, text: str) -> None:
-        self.status(None)
-        print(text, file=sys.stderr, flush=True)
-
-    def notice(self, text: str) -> None:
-        print(text, flush=True)
 
 
 class TextSink(Sink):
@@ -182,7 +77,7 @@ class TextSink(Sink):
         self._wrote = True
         self._write(text)
 
-    def final(self, answer: str) -> None:
+    def final(self, answer: str, metadata: dict[str, Any]) -> None:
         if self._wrote and not answer.endswith("\n"):
             self._write("\n")
 
@@ -251,4 +146,4 @@ _SINK_METHODS = frozenset(
 )
 
 
-__all__ = ["DisplaySink", "InterruptSafe", "Sink", "TextSink", "deferred_interrupts"]
+__all__ = ["InterruptSafe", "Sink", "TextSink", "deferred_interrupts"]

@@ -12,7 +12,7 @@ import re
 from dataclasses import dataclass, field
 from typing import Any
 
-from . import demo_tools
+from . import demo_shapes, demo_tools
 from .errors import bad_request
 from .validate import ChatRequest
 
@@ -26,6 +26,7 @@ class Directives:
     """What the `[demo ...]` directives in the last user message ask for."""
 
     tokens: int | None = None
+    shape: str | None = None  # with tokens: one long block (demo_shapes.SHAPES)
     pace: float | None = None
     echo: bool = False
     json: bool = False
@@ -102,6 +103,10 @@ def parse_directives(prompt: str) -> Directives:
                     found.tokens = int(value)
                     if not 0 <= found.tokens <= MAX_TOKENS_DIRECTIVE:
                         raise ValueError
+                elif key == "shape":
+                    if value not in demo_shapes.SHAPES:
+                        raise ValueError
+                    found.shape = value
                 elif key == "pace":
                     found.pace = float(value)
                     if not 0 <= found.pace <= 60:
@@ -352,6 +357,8 @@ def reply(request: ChatRequest) -> Reply:
         return result
     if directives.echo:
         result.content = chunks(prompt)
+    elif directives.tokens is not None and directives.shape:
+        result.content = demo_shapes.shape_chunks(directives.shape, directives.tokens, chunks)
     elif directives.tokens is not None:
         result.content = long_chunks(directives.tokens)
     elif directives.json or request.json_mode:

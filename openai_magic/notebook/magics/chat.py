@@ -56,18 +56,36 @@ class ChatMagics(ChatMagicsConfig):
             option_text, prompt = line, cell[:-1] if cell.endswith("\n") else cell  # IPython adds one
         args = parse(self.chat, option_text, self.expand)
         options = options_from(args, configured(self))
+        sink = self.sink(options, owned=cell is not None or self.owns_cell(line))
         if not options.raw:
             from ..interpolate import interpolate, notice
 
             interpolated = interpolate(prompt, self.user_ns)
             prompt = interpolated.text
             if interpolated.unresolved:
-                print(notice(interpolated.unresolved), flush=True)
+                sink.notice(notice(interpolated.unresolved))
         if not prompt.strip():
             raise UsageError(
                 "Empty prompt: nothing was sent. Write the prompt after the options or in the cell."
             )
-        return self.answer(prompt, options, self.media(options.media or ()))
+        return self.answer(prompt, options, self.media(options.media or ()), sink)
+
+    def sink(self, options: Any, *, owned: bool) -> Any:
+        """Markdown display outputs in a notebook, plain text in a terminal."""
+        from ..display_sink import DisplaySink
+        from ..sinks import TextSink
+
+        fmt = options.format if self.rich() else "text"
+        return TextSink() if fmt == "text" else DisplaySink(fmt, owned=owned)
+
+    def owns_cell(self, line: str) -> bool:
+        """Whether the running cell is nothing but this one `%chat` line (so its outputs are all ours)."""
+        history = getattr(getattr(self.shell, "history_manager", None), "input_hist_raw", None)
+        if not history:
+            return False
+        lines = history[-1].splitlines()
+        code = [text for text in lines if text.strip() and not text.lstrip().startswith("#")]
+        return len(code) == 1 and code[0].lstrip().startswith("%chat") and line.strip() in code[0]
 
     @property
     def user_ns(self) -> dict[str, Any]:
@@ -96,15 +114,14 @@ class ChatMagics(ChatMagicsConfig):
             raise UsageError(f"--media: {exc}") from None
         return found
 
-    def answer(self, prompt: str, options: Any, media: list[Any]) -> Any:
+    def answer(self, prompt: str, options: Any, media: list[Any], sink: Any) -> Any:
         """Plan and run the turn, then store or insert what the options ask for."""
         from ...core import bridge
         from ..plan import NoModelError, UnknownProviderError, plan_turn
-        from ..sinks import DisplaySink, TextSink
         from ..turn import Turn
 
         try:
-            plan = bridge.run(plan_turn(prompt, options, surface="magic", media=media))
+            plan = bridge.run(plan_turn(prompt, options, surface="magic", media=media, notify=sink.notice))
         except UnknownProviderError as exc:
             raise UsageError(str(exc)) from None
         except NoModelError as exc:
@@ -118,8 +135,6 @@ class ChatMagics(ChatMagicsConfig):
 
             error_line(describe(exc, surface="magic", provider=getattr(exc, "provider", None)))
             return None
-        fmt = options.format if self.rich() else "text"
-        sink = TextSink() if fmt == "text" else DisplaySink(fmt)
         result = Turn(plan, sink, throttle=options.throttle).run_sync()
         return self.deliver(result, options)
 
