@@ -326,3 +326,12 @@ def test_out_of_credit_reported_inside_a_reply_is_marked_too():
     assert isinstance(error, errors.RateLimitError) and error.insufficient_quota
     assert error.partial_text == "so far"
     assert not errors.from_stream_error({"message": "slow down", "code": 429}).insufficient_quota
+
+
+async def test_timeouts_are_caught_as_connection_errors_as_in_the_openai_sdk(P):
+    import openai
+
+    assert issubclass(openai.APITimeoutError, openai.APIConnectionError)  # the SDK's shape
+    with pytest.raises(errors.APIConnectionError) as info:
+        await run(P, fault="stall;seconds=5", timeout=0.3, max_retries=0)
+    assert isinstance(info.value, errors.RequestTimeoutError)

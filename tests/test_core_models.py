@@ -185,10 +185,12 @@ async def test_sync_get_models_inside_a_running_loop(demo_server):
 
 def test_cache_key_holds_a_hash_of_the_key_never_the_key():
     from openai_magic.core import models
+    from openai_magic.core.secret import Secret
 
     P = providers.custom("http://x/v1")
     first = models.cache_key(P, "http://x/v1", "sk-secret-one")
-    assert first == models.cache_key(P(), "http://x/v1", "sk-secret-one")  # class or instance
+    assert first == models.cache_key(P(), "http://x/v1", Secret("sk-secret-one"))  # class or instance
     assert first != models.cache_key(P, "http://x/v1", "sk-secret-two")
     assert first != models.cache_key(P, "http://y/v1", "sk-secret-one")
+    assert first != models.cache_key(P, "http://x/v1", "sk-secret-one", "url-password")
     assert "sk-secret-one" not in repr(first)

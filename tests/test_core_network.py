@@ -5,61 +5,25 @@ from __future__ import annotations
 import asyncio
 import logging
 import socket
-from collections.abc import Awaitable, Callable
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any
 from urllib.parse import urlsplit
 
 import pytest
-from core_support import collect, demo_provider, text_of
+from core_support import HostileServer, Request, collect, demo_provider, on_fresh_loop, text_of
 
 from openai_magic.core import errors, providers, transport
 
-T = TypeVar("T")
 PROXY_VARIABLES = ("HTTP_PROXY", "HTTPS_PROXY", "ALL_PROXY", "NO_PROXY")
 
 
-class SlamListener:
-    """A loopback TCP server that reads each request and hangs up without an answer, counting them.
+def slam(request: Request) -> bytes:
+    """No answer at all: the server read the whole request and hangs up (counted in `requests`).
 
     Reading the whole request first keeps the failure deterministic (the client always sees the
     server disconnect, never a write racing the close).
     """
-
-    def __init__(self) -> None:
-        self.accepted = 0
-        self.server: asyncio.Server | None = None
-
-    async def __aenter__(self) -> SlamListener:
-        self.server = await asyncio.start_server(self._handle, "127.0.0.1", 0)
-        return self
-
-    async def __aexit__(self, *exc: object) -> None:
-        assert self.server is not None
-        self.server.close()
-
-    @property
-    def base_url(self) -> str:
-        assert self.server is not None
-        return f"http://127.0.0.1:{self.server.sockets[0].getsockname()[1]}/v1"
-
-    async def _handle(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        self.accepted += 1
-        try:
-            head = await reader.readuntil(b"\r\n\r\n")
-            length = next(
-                (
-                    int(line[15:])
-                    for line in head.lower().split(b"\r\n")
-                    if line.startswith(b"content-length:")
-                ),
-                0,
-            )
-            await reader.readexactly(length)
-        except (asyncio.IncompleteReadError, ConnectionError):
-            pass
-        finally:
-            writer.close()
+    return b""
 
 
 class CountingProxy:
@@ -136,22 +100,6 @@ class CountingProxy:
         writer.close()
 
 
-def on_fresh_loop(scenario: Callable[[], Awaitable[T]]) -> T:
-    """Run `scenario` on a new event loop, so httpx clients read the (patched) environment afresh."""
-
-    async def main() -> T:
-        try:
-            return await scenario()
-        finally:
-            await transport.aclose()
-
-    loop = asyncio.new_event_loop()
-    try:
-        return loop.run_until_complete(main())
-    finally:
-        loop.close()
-
-
 @pytest.fixture
 def no_proxy_env(monkeypatch: pytest.MonkeyPatch) -> pytest.MonkeyPatch:
     for name in PROXY_VARIABLES:
@@ -165,19 +113,19 @@ def no_proxy_env(monkeypatch: pytest.MonkeyPatch) -> pytest.MonkeyPatch:
 
 @pytest.mark.parametrize("max_retries", [0, 1, 2])
 async def test_dropped_connections_are_retried_a_bounded_number_of_times(max_retries):
-    async with SlamListener() as listener:
+    async with HostileServer(slam) as listener:
         P = providers.custom(listener.base_url, retry_base_delay=0.01, max_retries=max_retries)
         with pytest.raises(errors.APIConnectionError):
             await collect(P.create_async_generator("demo-chat", "hi"))
-        assert listener.accepted == 1 + max_retries
+        assert len(listener.requests) == 1 + max_retries
 
 
 async def test_max_retries_keyword_bounds_connection_retries():
-    async with SlamListener() as listener:
+    async with HostileServer(slam) as listener:
         P = providers.custom(listener.base_url, retry_base_delay=0.01, max_retries=0)
         with pytest.raises(errors.APIConnectionError):
             await collect(P.create_async_generator("demo-chat", "hi", stream=True, max_retries=3))
-        assert listener.accepted == 4
+        assert len(listener.requests) == 4
 
 
 async def test_refused_connections_are_retried(caplog):

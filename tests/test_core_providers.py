@@ -149,7 +149,7 @@ def test_subclass_with_own_base_never_gets_the_openai_key(monkeypatch):
 
     assert ThirdParty.get_api_key() is None
     assert ThirdParty.get_api_base() == "http://127.0.0.1:1/v1"
-    assert OpenaiTemplate.get_api_key() == SENTINEL_KEY
+    assert OpenaiTemplate.get_api_key().reveal() == SENTINEL_KEY
 
 
 def test_demo_uses_env_url(demo_server, monkeypatch):

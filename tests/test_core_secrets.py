@@ -2,126 +2,14 @@
 
 from __future__ import annotations
 
-import asyncio
-import json
-import logging
 import socket
-import threading
-import traceback
-from typing import Any
 
 import pytest
 from conftest import SENTINEL_KEY
 from core_support import collect
+from secrets_support import KeyEchoServer, echo_server_thread, leaks, no_key_in_logs
 
 from openai_magic.core import errors, providers, transport
-
-
-class KeyEchoServer:
-    """A raw loopback HTTP server whose replies quote the caller's API key; `/MODE/v1/...` picks one."""
-
-    def __init__(self) -> None:
-        self.server: asyncio.Server | None = None
-        self.stop = asyncio.Event()
-
-    async def __aenter__(self) -> KeyEchoServer:
-        self.server = await asyncio.start_server(self._handle, "127.0.0.1", 0)
-        return self
-
-    async def __aexit__(self, *exc: object) -> None:
-        assert self.server is not None
-        self.stop.set()
-        self.server.close()
-
-    def base(self, mode: str) -> str:
-        assert self.server is not None
-        return f"http://127.0.0.1:{self.server.sockets[0].getsockname()[1]}/{mode}/v1"
-
-    async def _handle(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        try:
-            head = (await reader.readuntil(b"\r\n\r\n")).decode("latin-1")
-            lines = head.split("\r\n")
-            fields = dict(line.split(": ", 1) for line in lines[1:] if ": " in line)
-            fields = {name.lower(): value for name, value in fields.items()}
-            await reader.readexactly(int(fields.get("content-length", "0")))
-            path = lines[0].split(" ")[1]
-            mode, endpoint = path.split("/")[1], path.rsplit("/", 1)[1]
-            key = fields.get("authorization", "").partition(" ")[2]
-            if mode == "stall":
-                await self.stop.wait()
-                return
-            status, kind, body = reply(mode, endpoint, key)
-            writer.write(
-                f"HTTP/1.1 {status} X\r\ncontent-type: {kind}\r\ncontent-length: {len(body)}\r\n"
-                f"retry-after: 0\r\nconnection: close\r\n\r\n".encode()
-                + body
-            )
-            await writer.drain()
-        except (asyncio.IncompleteReadError, ConnectionError):
-            pass
-        finally:
-            writer.close()
-
-
-def reply(mode: str, endpoint: str, key: str) -> tuple[int, str, bytes]:
-    """Status, content type and body of each failure, all quoting `key`."""
-    as_json = "application/json"
-    sse = "text/event-stream"
-    shapes: dict[str, tuple[int, str, Any]] = {
-        "401": (401, as_json, {"error": {"message": f"Incorrect API key: {key}", "param": key}}),
-        "403-text": (403, "text/plain", f"forbidden for {key}"),
-        "404": (404, as_json, {"error": {"message": f"no model for {key}", "code": "model_not_found"}}),
-        "422": (422, as_json, {"detail": [{"loc": ["header", "authorization"], "msg": f"bad {key}"}]}),
-        "429": (429, as_json, {"error": {"message": f"slow down, {key}"}}),
-        "500": (500, "text/html", f"<html><body>crashed on {key}</body></html>"),
-        "text-200": (200, "text/plain", f"hello {key}"),
-        "no-choices": (200, as_json, {"message": f"who is {key}?"}),
-        "bad-json": (200, as_json, f'{{"oops": "{key}'),
-        "stream-error": (
-            200,
-            sse,
-            'data: {"choices": [{"delta": {"content": "hi"}}]}\n\n'
-            + f"data: {json.dumps({'error': {'message': f'revoked {key}', 'code': 401}})}\n\n",
-        ),
-        "event-error": (200, sse, f"event: error\ndata: {key} is over quota\n\n"),
-        "malformed": (200, sse, f'data: {{"oops": "{key}\n\n'),
-        "odd-chunk": (200, sse, f'data: ["{key}"]\n\n'),
-        "image-no-data": (200, as_json, {"result": key, "error": None}),
-        "image-error": (200, as_json, {"error": {"message": f"no images for {key}", "code": 400}}),
-        "models-text": (200, "text/plain", f"models for {key}"),
-        # The key sits where messages and bodies are cut short: a cut must not leave half of it.
-        "500-long": (500, "text/html", "x" * 280 + f" {key} trailing text"),
-        "text-long": (200, "text/plain", "y" * 1990 + key),
-        "malformed-long": (200, sse, "data: " + "z" * 190 + key + "\n\n"),
-        "error-long": (400, as_json, {"error": {"message": "w " * 140 + key}}),
-    }
-    status, kind, body = shapes[mode]
-    text = body if isinstance(body, str) else json.dumps(body)
-    return status, kind, text.encode()
-
-
-def leaks(error: BaseException, *secrets: str) -> list[str]:
-    """Every place where one of `secrets` can be read off `error` (empty when it is clean)."""
-    found = []
-    views = {
-        "str": str(error),
-        "repr": repr(error),
-        "args": repr(error.args),
-        "attributes": json.dumps(vars(error), default=repr),
-        "traceback": "".join(traceback.format_exception(error)),
-    }
-    chained: BaseException | None = error
-    depth = 0
-    while (chained := chained.__cause__ or chained.__context__) is not None and depth < 10:
-        depth += 1
-        views[f"chain {depth} str/repr/args"] = f"{chained} {chained!r} {chained.args!r}"
-        request = getattr(chained, "_request", None)  # an httpx error keeps the request it failed on
-        if request is not None:
-            views[f"chain {depth} request headers"] = " ".join(request.headers.values())
-    for where, text in views.items():
-        found += [f"{where}: {text[:200]!r}" for secret in secrets if secret in text]
-    return found
-
 
 CASES = [
     ("401", False, errors.AuthenticationError),
@@ -146,12 +34,7 @@ CASES = [
 ]
 
 
-@pytest.fixture(autouse=True)
-def all_logs(caplog):
-    caplog.set_level(logging.DEBUG)
-    yield caplog
-    logged = "\n".join(record.getMessage() for record in caplog.records)
-    assert SENTINEL_KEY not in logged
+all_logs = pytest.fixture(autouse=True)(no_key_in_logs)
 
 
 @pytest.mark.parametrize(("mode", "stream", "error_type"), CASES)
@@ -232,29 +115,10 @@ async def test_surrounding_whitespace_is_stripped_from_the_key():
 
 
 def test_sync_chat_errors_never_carry_the_key():
-    async def serve_and_wait(ready: asyncio.Future, done: asyncio.Event) -> None:
-        async with KeyEchoServer() as server:
-            ready.set_result(server.base("stream-error"))
-            await done.wait()
-
-    # The server runs on a loop of its own; `chat()` runs on the bridge's.
-    loop = asyncio.new_event_loop()
-    try:
-        ready = loop.create_future()
-        done = asyncio.Event()
-        task = loop.create_task(serve_and_wait(ready, done))
-        base = loop.run_until_complete(ready)
-        runner = threading.Thread(target=loop.run_until_complete, args=(task,))
-        runner.start()
-        try:
-            P = providers.custom(base, api_key=SENTINEL_KEY)
-            with pytest.raises(errors.AuthenticationError) as info:
-                P.chat("hi", model="m", stream=True)
-        finally:
-            loop.call_soon_threadsafe(done.set)
-            runner.join()
-    finally:
-        loop.close()
+    with echo_server_thread() as server:  # `chat()` runs on the bridge's loop, the server on its own
+        P = providers.custom(server.base("stream-error"), api_key=SENTINEL_KEY)
+        with pytest.raises(errors.AuthenticationError) as info:
+            P.chat("hi", model="m", stream=True)
     assert info.value.partial_text == "hi"
     assert leaks(info.value, SENTINEL_KEY) == []
 

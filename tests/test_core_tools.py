@@ -265,13 +265,6 @@ async def test_usage_comes_once_per_step_and_adds_up(server, P, stream):
     assert (total.prompt_tokens, total.completion_tokens, total.total_tokens) == (30, 3, 33)
 
 
-ID_LESS_WHOLE = pytest.mark.xfail(
-    strict=True,
-    reason="parse.message_items merges the id-less calls of a whole reply into one (core/parse.py)",
-)
-
-
-@pytest.mark.parametrize("stream", [True, pytest.param(False, marks=ID_LESS_WHOLE)], ids=["stream", "whole"])
 async def test_calls_without_ids_get_unique_ones(server, P, stream):
     server.play(call(("add", {"a": 1, "b": 1}), ("add", {"a": 2, "b": 2}), ids=["", ""]), say("ok"))
     items = await run(P, tools=[add], stream=stream)

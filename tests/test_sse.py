@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import json
 
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from openai_magic.core.sse import ServerSentEvent, SSEDecoder, decode
+from openai_magic.core.sse import DEFAULT_MAX_EVENT_SIZE, EventTooLarge, ServerSentEvent, SSEDecoder, decode
 
 
 def events(data: bytes) -> list[ServerSentEvent]:
@@ -123,3 +124,40 @@ def test_any_split_gives_the_same_events(case):
     assert b"".join(pieces) == data
     assert list(decode(pieces)) == list(decode([data]))
     assert bytewise(data) == list(decode([data]))
+
+
+# --- bounded memory: one event (its open line plus its data lines) is capped ----------------------
+
+
+def test_a_line_without_end_raises_at_the_cap():
+    decoder = SSEDecoder(max_event_size=1000)
+    decoder.feed(b"data: " + b"a" * 500)
+    with pytest.raises(EventTooLarge) as info:
+        decoder.feed(b"a" * 600)
+    assert info.value.limit == 1000 and "1,000-byte limit" in str(info.value)
+
+
+def test_data_lines_of_an_event_that_never_ends_count_together():
+    decoder = SSEDecoder(max_event_size=1000)
+    for _ in range(9):
+        assert decoder.feed(b"data: " + b"b" * 100 + b"\n") == []
+    with pytest.raises(EventTooLarge):
+        decoder.feed(b"data: " + b"b" * 100 + b"\n")
+
+
+def test_many_events_below_the_cap_never_add_up():
+    decoder = SSEDecoder(max_event_size=1000)
+    event = b"data: " + b"c" * 300 + b"\ndata: " + b"c" * 300 + b"\n\n"
+    got = []
+    for _ in range(100):  # split mid-event too: the part counted before dispatch is forgotten
+        got += decoder.feed(event[:400]) + decoder.feed(event[400:])
+    assert len(got) == 100 and all(len(e.data) == 601 for e in got)
+    assert DEFAULT_MAX_EVENT_SIZE == 64 * 1024 * 1024 and SSEDecoder()._limit == DEFAULT_MAX_EVENT_SIZE
+
+
+def test_a_giant_chunk_of_line_breaks_is_split_before_splitting_lines():
+    # A decompressed chunk can hold millions of line breaks: same events, in slices.
+    body = b"\r\n" * 1_500_000 + b"data: end\r\n\r\n"
+    assert list(decode([body])) == [ServerSentEvent("end")]
+    chunk = b"data: x\r" + b"\n" * (3 * 1024 * 1024)  # a CRLF cut at a slice boundary
+    assert SSEDecoder().feed(chunk) == [ServerSentEvent("x")]

@@ -6,7 +6,18 @@ the server's own error text; the API key is never part of a message (see `redact
 
 from __future__ import annotations
 
+import math
+import traceback
 from typing import Any
+
+from .secret import MASK, Secret
+
+# A server's error text is quoted in the message up to this many characters (a 5 MB `message`
+# must not become a 5 MB exception text printed into the notebook); `exc.body` keeps strings up
+# to BODY_TEXT_LIMIT and containers down to BODY_DEPTH_LIMIT levels.
+MESSAGE_LIMIT = 1000
+BODY_TEXT_LIMIT = 10_000
+BODY_DEPTH_LIMIT = 32
 
 
 class ProviderError(Exception):
@@ -82,52 +93,100 @@ class BadRequestError(ProviderError):
 
 
 class ServerError(ProviderError):
-    """5xx from the server."""
+    """5xx from the server; `retry_after` is its Retry-After in seconds, when it sent one (503)."""
+
+    def __init__(self, message: str, *, retry_after: float | None = None, **kwargs: Any) -> None:
+        super().__init__(message, **kwargs)
+        self.retry_after = retry_after
 
 
 class ResponseError(ProviderError):
     """A malformed body, an unexpected content type, or a stream that ended too early."""
 
 
-class RequestTimeoutError(ProviderError):
-    """Connect, read or pool timeout."""
-
-
 class APIConnectionError(ProviderError):
     """The server could not be reached or dropped the connection."""
 
 
-def redact(text: str, *secrets: str | None) -> str:
-    """Replace every secret (API keys) in `text` with a fixed marker."""
-    for secret in secrets:
-        if secret and len(secret) >= 4:
-            text = text.replace(secret, "***")
+class RequestTimeoutError(APIConnectionError):
+    """Connect, read or write timeout; like the openai SDK's, a kind of `APIConnectionError`."""
+
+
+def redact(text: str, *secrets: str | Secret | None) -> str:
+    """Replace every secret (API keys, credentials) in `text` with a fixed marker, longest first."""
+    for secret in sorted((s for s in secrets if s and len(s) >= 4), key=len, reverse=True):
+        text = text.replace(secret.reveal() if isinstance(secret, Secret) else secret, MASK)
     return text
 
 
-def redact_value(value: Any, *secrets: str | None) -> Any:
-    """`redact` applied to every string inside a JSON-like value (dicts, lists, tuples)."""
+def redact_value(value: Any, *secrets: str | Secret | None, depth: int = 0) -> Any:
+    """`redact` applied to every string inside a JSON-like value (dicts, lists, tuples).
+
+    Levels below BODY_DEPTH_LIMIT are replaced by a marker: a hostile body nested thousands of
+    levels deep must not raise RecursionError here.
+    """
     if isinstance(value, str):
         return redact(value, *secrets)
+    if isinstance(value, dict | list | tuple) and depth >= BODY_DEPTH_LIMIT:
+        return "[nested too deeply]"
     if isinstance(value, dict):
-        return {redact_value(k, *secrets): redact_value(v, *secrets) for k, v in value.items()}
+        return {
+            redact_value(k, *secrets, depth=depth + 1): redact_value(v, *secrets, depth=depth + 1)
+            for k, v in value.items()
+        }
     if isinstance(value, list | tuple):
-        return type(value)(redact_value(item, *secrets) for item in value)
+        return type(value)(redact_value(item, *secrets, depth=depth + 1) for item in value)
     return value
 
 
-def scrub(error: ProviderError, *secrets: str | None) -> ProviderError:
+def clip(text: str, limit: int = MESSAGE_LIMIT) -> str:
+    """`text` cut to `limit` characters, saying how much was cut (redact before clipping)."""
+    if len(text) <= limit:
+        return text
+    return f"{text[:limit]}... [{len(text) - limit:,} more characters cut]"
+
+
+def bounded(value: Any, depth: int = 0) -> Any:
+    """A JSON-like value with long strings clipped and deep levels replaced, for `exc.body`."""
+    if isinstance(value, str):
+        return clip(value, BODY_TEXT_LIMIT)
+    if isinstance(value, dict | list | tuple) and depth >= BODY_DEPTH_LIMIT:
+        return "[nested too deeply]"
+    if isinstance(value, dict):
+        return {k: bounded(v, depth + 1) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return type(value)(bounded(item, depth + 1) for item in value)
+    return value
+
+
+def scrub(error: ProviderError, *secrets: str | Secret | None) -> ProviderError:
     """Remove the secrets from an error's message, args and body, and cut its exception chain.
 
-    The chained exception is an httpx error whose `request` carries the Authorization header.
+    The chained exception is an httpx error whose `request` carries the Authorization header. The
+    frames the error came through lose their local variables (which held request headers and the
+    server's unredacted text): `%xmode Verbose` and `capture_locals=True` print those.
     """
     error.message = redact(error.message, *secrets)
     error.args = tuple(redact_value(arg, *secrets) for arg in error.args)
     error.body = redact_value(error.body, *secrets)
+    clear_locals(error)
     error.__cause__ = None
     error.__context__ = None
     error.__suppress_context__ = True
     return error
+
+
+def clear_locals(error: BaseException) -> None:
+    """Clear the local variables of every finished frame `error` (and its chain) came through.
+
+    Frames still running (the caller's) are kept as they are.
+    """
+    seen: set[int] = set()
+    current: BaseException | None = error
+    while current is not None and id(current) not in seen:
+        seen.add(id(current))
+        traceback.clear_frames(current.__traceback__)
+        current = current.__cause__ or current.__context__
 
 
 # --- mapping HTTP replies and in-stream error objects to the hierarchy above -----------------------
@@ -167,13 +226,21 @@ def error_class(status: int | None) -> type[ProviderError]:
 
 
 def error_message(body: Any, fallback: str = "") -> str:
-    """The server's own error text from any common error body shape (OpenAI, FastAPI, plain)."""
+    """The server's own error text from any common error body shape (OpenAI, FastAPI, plain).
+
+    Cut to MESSAGE_LIMIT characters: it becomes an exception text, printed into the notebook.
+    """
+    return clip(_server_text(body) or fallback)
+
+
+def _server_text(body: Any) -> str:
     if isinstance(body, dict):
         error = body.get("error")
         if isinstance(error, dict):
             for key in ("message", "msg", "detail"):
-                if isinstance(error.get(key), str) and error[key]:
-                    return error[key]
+                text = error.get(key)
+                if isinstance(text, str) and text:
+                    return text
             code = error.get("code") or error.get("type")
             if code:
                 return f"error code {code}"
@@ -183,14 +250,14 @@ def error_message(body: Any, fallback: str = "") -> str:
         if isinstance(detail, str) and detail:
             return detail
         if isinstance(detail, list) and detail:
-            return "; ".join(_detail_item(item) for item in detail)
+            return "; ".join(_detail_item(item) for item in detail[:20])
         message = body.get("message")
         if isinstance(message, str) and message:
             return message
     elif isinstance(body, str) and body.strip():
-        text = " ".join(body.split())
+        text = " ".join(body[: 2 * MESSAGE_LIMIT].split())
         return text if len(text) <= 300 else text[:297] + "..."
-    return fallback
+    return ""
 
 
 def _detail_item(item: Any) -> str:
@@ -204,22 +271,22 @@ def _detail_item(item: Any) -> str:
 
 
 def parse_retry_after(headers: Any) -> float | None:
-    """Seconds to wait from `retry-after-ms` / `Retry-After` (seconds or an HTTP date)."""
+    """Seconds to wait from `retry-after-ms` / `Retry-After` (seconds or an HTTP date).
+
+    A value that is not a finite, non-negative number or a date counts as absent (`nan`, `-5`,
+    `soon`), so the caller falls back to its own backoff instead of retrying at once.
+    """
     if headers is None:
         return None
-    value = headers.get("retry-after-ms")
-    if value:
-        try:
-            return max(0.0, float(value) / 1000)
-        except ValueError:
-            pass
+    seconds = _seconds(headers.get("retry-after-ms"), scale=1000)
+    if seconds is not None:
+        return seconds
     value = headers.get("retry-after")
     if not value:
         return None
-    try:
-        return max(0.0, float(value))
-    except ValueError:
-        pass
+    seconds = _seconds(value)
+    if seconds is not None or _is_number(value):
+        return seconds
     try:
         import email.utils
         import time
@@ -230,13 +297,31 @@ def parse_retry_after(headers: Any) -> float | None:
         return None
 
 
+def _is_number(value: str) -> bool:
+    try:
+        float(value)
+    except ValueError:
+        return False
+    return True
+
+
+def _seconds(value: str | None, scale: float = 1) -> float | None:
+    if not value:
+        return None
+    try:
+        number = float(value) / scale
+    except ValueError:
+        return None
+    return number if math.isfinite(number) and number >= 0 else None
+
+
 def from_status(
     status: int,
     body: Any,
     *,
     headers: Any = None,
     partial_text: str = "",
-    secrets: tuple[str | None, ...] = (),
+    secrets: tuple[str | Secret | None, ...] = (),
     context: str = "",
 ) -> ProviderError:
     """Build the typed error for an HTTP error reply (`body` is parsed JSON or the raw text)."""
@@ -244,9 +329,10 @@ def from_status(
     body = redact_value(body, *secrets)  # before any text is cut short, which could halve a key
     text = error_message(body, fallback=f"HTTP {status}")
     message = redact(f"{context}{text} (HTTP {status})", *secrets)
-    kwargs: dict[str, Any] = {"status_code": status, "body": body, "partial_text": partial_text}
-    if cls is RateLimitError:
+    kwargs: dict[str, Any] = {"status_code": status, "body": bounded(body), "partial_text": partial_text}
+    if cls is RateLimitError or cls is ServerError:
         kwargs["retry_after"] = parse_retry_after(headers)
+    if cls is RateLimitError:
         kwargs["insufficient_quota"] = _is_quota_error(body)
     return cls(message, **kwargs)
 
@@ -258,7 +344,7 @@ def _is_quota_error(body: Any) -> bool:
 
 
 def from_stream_error(
-    error: Any, *, partial_text: str = "", secrets: tuple[str | None, ...] = ()
+    error: Any, *, partial_text: str = "", secrets: tuple[str | Secret | None, ...] = ()
 ) -> ProviderError:
     """Build the typed error for an `error` object (or `event: error`) inside a 200 stream."""
     status: int | None = None
@@ -284,7 +370,7 @@ def from_stream_error(
     text = error_message(body, fallback="the server reported an error mid-stream")
     message = redact(f"stream error: {text}", *secrets)
     extra = {"insufficient_quota": _is_quota_error(body)} if cls is RateLimitError else {}
-    return cls(message, status_code=status, body=body, partial_text=partial_text, **extra)
+    return cls(message, status_code=status, body=bounded(body), partial_text=partial_text, **extra)
 
 
 __all__ = [
@@ -298,6 +384,7 @@ __all__ = [
     "RequestTimeoutError",
     "ResponseError",
     "ServerError",
+    "clear_locals",
     "error_class",
     "error_message",
     "from_status",

@@ -5,9 +5,13 @@ from __future__ import annotations
 import hashlib
 import re
 import threading
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from . import errors, transport
+from . import bodies, errors, retry, transport
+from .secret import Secret, reveal
+
+if TYPE_CHECKING:
+    from .request import Target
 
 # Ids that denote image generation models on common providers.
 IMAGE_MODEL_PATTERN = re.compile(
@@ -16,33 +20,67 @@ IMAGE_MODEL_PATTERN = re.compile(
     re.IGNORECASE,
 )
 
-# (provider class, api_base, sha256 of the key) -> (model ids, image model ids)
+# (provider class, api_base, sha256 of the key and the URL's credentials) -> (model ids, image model ids)
 cache: dict[tuple[Any, ...], tuple[list[str], list[str]]] = {}
 cache_lock = threading.Lock()
 
 
-def cache_key(provider: Any, base: str, key: str | None) -> tuple[Any, ...]:
-    """The cache key of a provider's listing."""
+def cache_key(provider: Any, base: str, *secrets: str | Secret | None) -> tuple[Any, ...]:
+    """The cache key of a provider's listing at `base` with that key (and URL credentials)."""
     # Keys are hashed so the cache never holds a secret in clear.
-    digest = hashlib.sha256(key.encode()).hexdigest() if key else ""
+    texts = [reveal(secret) or "" for secret in secrets]
+    digest = hashlib.sha256("\0".join(texts).encode()).hexdigest() if any(texts) else ""
     owner = provider if isinstance(provider, type) else type(provider)
     return (owner, base, digest)
 
 
-async def fetch_models(provider: Any, base: str, key: str | None) -> tuple[list[str], list[str]]:
+async def get_listing(
+    provider: Any, key: Secret | None, api_base: str | Secret | None, refresh: bool = False
+) -> tuple[list[str], list[str]]:
+    """The (cached) listing of `provider` at `api_base`: model ids and image model ids."""
+    from .request import Target
+
+    target = await Target.resolve(provider, api_base)
+    key_of_cache = cache_key(provider, target.base, key, *target.url_secrets)
+    cached = None if refresh else cache.get(key_of_cache)
+    if cached is not None:
+        return cached
+    try:
+        cached = await fetch_models(provider, target, key)
+    except errors.ProviderError as exc:
+        errors.scrub(exc, key, *target.url_secrets)
+        exc.message = f"could not list models of {provider.label} at {target.base}: {exc.message}"
+        exc.args = (exc.message,)
+        raise exc from None
+    with cache_lock:
+        cache[key_of_cache] = cached
+    return cached
+
+
+async def fetch_models(provider: Any, target: Target, key: Secret | None) -> tuple[list[str], list[str]]:
     """Fetch and parse one listing (no cache, no fallback: the caller decides)."""
-    client = transport.get_client(base, None, provider.ssl)
+    client = transport.get_client(target.base, None, provider.ssl, provider.max_connections)
     request = client.build_request(
         "GET",
-        f"{base}/models",
+        f"{target.base}/models",
         headers=provider.get_headers(False, key),
         timeout=transport.make_timeout(provider.models_timeout),
     )
-    response = await transport.send(
-        client, request, policy=provider.retry_policy(0), secrets=(key,), context="listing models: "
+    secrets = (key, *target.url_secrets)
+    response = await retry.send(
+        client,
+        request,
+        policy=provider.retry_policy(0),
+        secrets=secrets,
+        context="listing models: ",
+        auth=target.auth(target.base),
+        base=target.base,
+        max_error_bytes=provider.max_error_bytes,
     )
     try:
-        body = await transport.read_json(response, label=provider.label, secrets=(key,))
+        body = await bodies.read_json(
+            response, label=provider.label, secrets=secrets, limit=provider.max_reply_bytes
+        )
     finally:
         await response.aclose()
     return parse_models(provider, body)
@@ -56,10 +94,12 @@ def parse_models(provider: Any, body: Any) -> tuple[list[str], list[str]]:
         if entries is None:
             entries = body.get("models")
     if not isinstance(entries, list):
-        raise errors.ResponseError("model list has neither 'data' nor 'models'", body=body)
+        raise errors.ResponseError("model list has neither 'data' nor 'models'", body=errors.bounded(body))
     models: list[str] = []
     images: list[str] = []
     for entry in entries:
+        model_id: Any
+        info: dict[str, Any]
         if isinstance(entry, str):
             model_id, info = entry, {}
         elif isinstance(entry, dict):
@@ -98,6 +138,7 @@ __all__ = [
     "cache",
     "cache_key",
     "fetch_models",
+    "get_listing",
     "is_listed_image_model",
     "parse_models",
 ]

@@ -11,6 +11,7 @@ from typing import Any
 
 from . import errors
 from .responses import FinishReason, Reasoning, ToolCalls, Usage
+from .secret import Secrets
 
 _OPEN, _CLOSE = "<think>", "</think>"
 _START, _THINK, _ANSWER = 0, 1, 2
@@ -165,16 +166,19 @@ class ToolCallAssembler:
                 call["function"]["arguments"] += json.dumps(arguments)
 
 
-def message_items(body: Any, secrets: tuple[str | None, ...] = ()) -> tuple[str, list[Any]]:
+def message_items(body: Any, secrets: Secrets = ()) -> tuple[str, list[Any]]:
     """Model id and items (reasoning, text, tool calls, finish reason, usage) of a non-stream reply."""
     if not isinstance(body, dict):
-        raise errors.ResponseError(f"expected a JSON object, got {type(body).__name__}", body=body)
+        raise errors.ResponseError(
+            f"expected a JSON object, got {type(body).__name__}", body=errors.bounded(body)
+        )
     if body.get("error"):
         raise errors.from_stream_error(body["error"], secrets=secrets)
     choices = body.get("choices")
     if not isinstance(choices, list):
         raise errors.ResponseError(
-            f"reply has no 'choices': {errors.error_message(body, 'unexpected JSON')}", body=body
+            f"reply has no 'choices': {errors.error_message(body, 'unexpected JSON')}",
+            body=errors.bounded(body),
         )
     items: list[Any] = []
     choice = next((c for c in choices if isinstance(c, dict) and c.get("index", 0) == 0), None)
@@ -194,9 +198,15 @@ def message_items(body: Any, secrets: tuple[str | None, ...] = ()) -> tuple[str,
             items.extend(split_think(text))
         calls = message.get("tool_calls")
         if isinstance(calls, list) and calls:
-            assembler = ToolCallAssembler()
-            assembler.add(calls)
-            items.append(ToolCalls(assembler.calls))
+            # Each entry of a whole reply is a complete call: never merged with the one before
+            # (as streamed fragments without id and index are), but normalised the same way.
+            complete: list[dict[str, Any]] = []
+            for entry in calls:
+                assembler = ToolCallAssembler()
+                assembler.add([entry])
+                complete += assembler.calls
+            if complete:
+                items.append(ToolCalls(complete))
         reason = choice.get("finish_reason")
         if isinstance(reason, str) and reason:
             items.append(FinishReason(reason))

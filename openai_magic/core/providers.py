@@ -13,7 +13,10 @@ import threading
 from typing import Any
 from urllib.parse import urlparse
 
+from . import secret
+from .secret import Secret
 from .template import OpenaiTemplate, hybridmethod
+from .urls import strip_credentials
 
 
 class OpenAI(OpenaiTemplate):
@@ -214,19 +217,22 @@ class Demo(OpenaiTemplate):
 
                 Demo._server = DemoServer().start()
                 atexit.register(Demo._server.stop)
-            return Demo._server.base_url
+            base: str = Demo._server.base_url
+            return base
 
     @hybridmethod
     def get_api_base(self, api_base: str | None = None) -> str:
         """Explicit argument, else `$OPENAI_MAGIC_DEMO_URL`, else the in-process demo server."""
-        return (api_base or Demo.ensure_started()).rstrip("/")
+        base: str = api_base or Demo.ensure_started()
+        return base.rstrip("/")
 
     @hybridmethod
     async def get_api_base_async(self, api_base: str | None = None) -> str:
         """Like `get_api_base`, but starts the server in a worker thread (it binds and waits)."""
         server = Demo._server
         if api_base or os.environ.get("OPENAI_MAGIC_DEMO_URL") or (server is not None and server.running):
-            return self.get_api_base(api_base)
+            base: str = self.get_api_base(api_base)
+            return base
         return (await asyncio.to_thread(Demo.ensure_started)).rstrip("/")
 
 
@@ -268,7 +274,8 @@ _ALIASES = {
 }
 
 
-_custom_by_url: dict[str, type[OpenaiTemplate]] = {}
+# Keyed by Secret: a base URL may carry `user:password@`, and this dict must not show it.
+_custom_by_url: dict[Secret, type[OpenaiTemplate]] = {}
 _custom_lock = threading.Lock()
 
 
@@ -290,10 +297,10 @@ def get(name_or_url: str | type[OpenaiTemplate]) -> type[OpenaiTemplate]:
     text = name_or_url.strip()
     if text.startswith(("http://", "https://")):
         # One class per base URL, so its model listing stays cached across lookups.
-        base = text.rstrip("/")
+        base = Secret(text.rstrip("/"))
         with _custom_lock:
             if base not in _custom_by_url:
-                _custom_by_url[base] = custom(base)
+                _custom_by_url[base] = custom(base.reveal())
             return _custom_by_url[base]
     wanted = _fold(text)
     for key, cls in PROVIDERS.items():
@@ -312,17 +319,20 @@ def register(cls: type[OpenaiTemplate], name: str | None = None) -> type[OpenaiT
 
 
 def custom(
-    base_url: str, api_key: str | None = None, label: str | None = None, **attrs: Any
+    base_url: str, api_key: str | Secret | None = None, label: str | None = None, **attrs: Any
 ) -> type[OpenaiTemplate]:
     """A provider class for any OpenAI-compatible base URL (no key needed unless `needs_auth=True`)."""
+    key = secret.argument(api_key)
+    del api_key  # from here on only the Secret: a traceback shows every local
+    if isinstance(key, TypeError):
+        raise key
     base = base_url.rstrip("/")
-    parts = urlparse(base)
     # The label is shown everywhere: never the `user:password@` part of a URL.
-    host = parts.netloc.rpartition("@")[2] or base
+    host = urlparse(strip_credentials(base)).netloc or strip_credentials(base)
     namespace: dict[str, Any] = {
         "label": label or host,
         "api_base": base,
-        "api_key": api_key,
+        "api_key": key,
         "api_key_env": None,
         "base_url_env": None,
         "needs_auth": False,

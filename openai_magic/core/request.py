@@ -2,19 +2,57 @@
 
 from __future__ import annotations
 
-import asyncio
 import base64
 import difflib
-import json
-import json.scanner
 from collections.abc import AsyncIterator
+from dataclasses import dataclass
 from typing import Any
 
 import httpx
 
-from . import errors, parse, sse, transport
+from . import arguments, bodies, errors, parse, retry, transport, urls
 from . import media as media_mod
-from .responses import FinishReason, ImageResponse, ProviderInfo, Reasoning, ToolCalls, Usage
+from .responses import ImageResponse, ProviderInfo, RetryWait
+from .secret import Secret, header_secrets, reveal, unique
+from .stream import StreamParser
+
+
+@dataclass(frozen=True)
+class Target:
+    """Where requests go: the base URL without credentials, and those credentials as secrets."""
+
+    base: str
+    endpoint: str | None  # a full chat URL that replaces `{base}/chat/completions`
+    logins: dict[str, tuple[Secret, Secret]]  # `user:password@` of `base` / `endpoint`, by URL
+    url_secrets: tuple[Secret, ...]
+    listing_base: Secret | None  # the explicit base URL argument, for the model listing
+
+    @classmethod
+    async def resolve(
+        cls, provider: Any, api_base: str | Secret | None, api_endpoint: str | Secret | None = None
+    ) -> Target:
+        """The provider's base URL (the argument, the environment or its own), split up."""
+        raw = await provider.get_api_base_async(reveal(api_base))
+        endpoint = reveal(api_endpoint) or provider.api_endpoint
+        found = urls.url_secrets(raw) + (urls.url_secrets(endpoint) if endpoint else ())
+        logins = {}
+        for url in (raw, endpoint):
+            login = urls.credentials(url) if url else None
+            if url and login:
+                logins[urls.strip_credentials(url)] = (Secret(login[0]), Secret(login[1]))
+        return cls(
+            base=urls.strip_credentials(raw),
+            endpoint=urls.strip_credentials(endpoint) if endpoint else None,
+            logins=logins,
+            url_secrets=unique(found),
+            listing_base=Secret.wrap(api_base),
+        )
+
+    def auth(self, url: str) -> httpx.BasicAuth | None:
+        """HTTP Basic auth from the credentials of the URL `url` was given as (the endpoint's for
+        the endpoint, the base URL's for the rest), as httpx would send them from the URL itself."""
+        login = self.logins.get(url if url == self.endpoint else self.base)
+        return httpx.BasicAuth(login[0].reveal(), login[1].reveal()) if login else None
 
 
 class Call:
@@ -23,62 +61,101 @@ class Call:
     def __init__(
         self,
         provider: Any,
-        base: str,
-        key: str | None,
-        proxy: str | None,
+        target: Target,
+        key: Secret | None,
+        *,
+        proxy: str | Secret | None,
         timeout: Any,
-        headers: dict[str, str] | None,
-        max_retries: int | None,
+        headers: dict[str, Any] | None,
+        retries: tuple[int | None, float | None] = (None, None),
     ) -> None:
         self.provider = provider
-        self.base = base
+        self.target = target
+        self.base = target.base
         self.key = key
-        self.secrets = (key,)
+        proxy_secrets = urls.url_secrets(reveal(proxy)) if proxy else ()
+        sent = {**provider.default_headers, **(headers or {})}
+        self.secrets = unique((key, *header_secrets(sent), *target.url_secrets, *proxy_secrets))
         self.headers = headers
         self.timeout = transport.make_timeout(timeout)
-        self.client = transport.get_client(base, proxy, provider.ssl)
-        self.policy = provider.retry_policy(max_retries)
+        self.pool = (target.endpoint or target.base, proxy, provider.ssl, provider.max_connections)
+        self.client = transport.get_client(*self.pool)  # builds the request; a lease's client sends it
+        self.lease: transport.Lease | None = None
+        self.policy = provider.retry_policy(*retries)  # (max_retries, max_retry_wait)
         self.label = provider.label or type(provider).__name__
 
-    async def _open(self, url: str, body: dict[str, Any], stream: bool) -> httpx.Response:
+    async def _open(
+        self, url: str, body: dict[str, Any], stream: bool
+    ) -> AsyncIterator[RetryWait | httpx.Response]:
+        """`RetryWait`s while the request is retried, then the successful response (unread)."""
         try:
             request = self.client.build_request(
                 "POST",
                 url,
-                content=json.dumps(body, ensure_ascii=False).encode(),
+                content=arguments.json_body(body),
                 headers=self.provider.get_headers(stream, self.key, self.headers),
                 timeout=self.timeout,
             )
         except UnicodeEncodeError:
             # Its args would hold the whole header value, which may be a secret.
             raise errors.BadRequestError("a request header holds a non-ASCII character") from None
+        self.lease = transport.lease(*self.pool)
         try:
-            return await transport.send(self.client, request, policy=self.policy, secrets=self.secrets)
+            async for step in retry.attempts(
+                self.lease.client,
+                request,
+                policy=self.policy,
+                secrets=self.secrets,
+                auth=self.target.auth(url),
+                base=self.base,
+                max_error_bytes=self.provider.max_error_bytes,
+            ):
+                yield step
         except errors.ModelNotFoundError as exc:
+            self.lease.release()
             exc.available = await self._listed_models()
             model = body.get("model")
             if isinstance(model, str) and model:
                 exc.suggestions = difflib.get_close_matches(model, exc.available, n=3, cutoff=0.5)
             raise
+        except BaseException:
+            self.lease.release()
+            raise
+
+    async def _close(self, response: httpx.Response) -> None:
+        try:
+            await response.aclose()
+        finally:
+            if self.lease is not None:
+                self.lease.release()
 
     async def _listed_models(self) -> list[str]:
         """The provider's models (cached), for hints on an unknown model; [] when they can't be had."""
         try:
-            return await self.provider.get_models_async(api_key=self.key, api_base=self.base)
+            models: list[str] = await self.provider.get_models_async(
+                api_key=self.key, api_base=self.target.listing_base
+            )
         except errors.ProviderError:
             return []
+        return models
 
     async def images(self, body: dict[str, Any], alt: str) -> AsyncIterator[Any]:
-        response = await self._open(f"{self.base}/images/generations", body, False)
+        response = None
+        async for step in self._open(f"{self.base}/images/generations", body, False):
+            if isinstance(step, RetryWait):
+                yield step
+            else:
+                response = step
+        assert response is not None
         try:
-            reply = await transport.read_json(response, label=self.label, secrets=self.secrets)
+            reply = await self._read_json(response)
         finally:
-            await response.aclose()
+            await self._close(response)
         if isinstance(reply, dict) and reply.get("error"):
             raise errors.from_stream_error(reply["error"], secrets=self.secrets)
         data = reply.get("data") if isinstance(reply, dict) else None
         if not isinstance(data, list):
-            raise errors.ResponseError("image reply has no 'data' list", body=reply)
+            raise errors.ResponseError("image reply has no 'data' list", body=errors.bounded(reply))
         images = []
         for entry in data:
             if isinstance(entry, dict) and isinstance(entry.get("url"), str):
@@ -89,193 +166,74 @@ class Call:
                     f"data:{mime if mime.startswith('image/') else 'image/png'};base64,{entry['b64_json']}"
                 )
         if not images:
-            raise errors.ResponseError("image reply contained no images", body=reply)
+            raise errors.ResponseError("image reply contained no images", body=errors.bounded(reply))
         yield ProviderInfo(self.label, reply.get("model") or body["model"])
         yield ImageResponse(images, alt)
 
+    async def _read_json(
+        self, response: httpx.Response, chunks: AsyncIterator[bytes] | None = None, head: bytes = b""
+    ) -> Any:
+        return await bodies.read_json(
+            response,
+            label=self.label,
+            secrets=self.secrets,
+            limit=self.provider.max_reply_bytes,
+            chunks=chunks,
+            head=head,
+        )
+
     async def chat(self, url: str, body: dict[str, Any], stream: bool) -> AsyncIterator[Any]:
-        response = await self._open(url, body, stream)
+        response = None
+        async for step in self._open(url, body, stream):
+            if isinstance(step, RetryWait):
+                yield step
+            else:
+                response = step
+        assert response is not None
         try:
-            kind = response.headers.get("content-type", "")
-            # Also a server that streams although asked not to (and one that answers a stream
-            # request with plain JSON is parsed as a whole reply below).
-            if "event-stream" in kind or (stream and "json" not in kind):
-                async for item in self._stream(response, body["model"]):
+            # What the body is decides how it is read, not its label: some servers stream with
+            # `application/json`, or answer a stream request with one JSON reply.
+            chunks = response.aiter_bytes()
+            limit = self.provider.max_event_bytes if stream else self.provider.max_reply_bytes
+            try:
+                head, kind = await bodies.sniff(chunks, limit)
+            except httpx.HTTPError as exc:
+                raise transport.transport_error(exc, secrets=self.secrets, what="stream") from None
+            if kind == bodies.TOO_LARGE:
+                raise bodies.too_large(
+                    self.label, limit, *(("stream event", "max_event_bytes") if stream else ())
+                )
+            label = response.headers.get("content-type", "")
+            if (
+                kind == bodies.SSE
+                or (kind == bodies.EMPTY and stream)
+                or (kind == bodies.OTHER and "event-stream" in label)
+            ):
+                parser = StreamParser(self.label, body["model"], self.secrets, self.provider.max_event_bytes)
+                async for item in parser.items(_prepend(head, chunks)):
                     yield item
                 return
-            reply = await transport.read_json(response, label=self.label, secrets=self.secrets)
+            if kind == bodies.OTHER and stream:
+                got = label.split(";")[0] or "no content type"
+                problem = f"expected an event stream from {self.label} but got {got}"
+                raise bodies.unexpected_body(head, response, problem, self.secrets)
+            reply = await self._read_json(response, chunks, head)
         finally:
-            await response.aclose()
-        model, items = parse.message_items(reply, self.secrets)
+            await self._close(response)
+        try:
+            model, items = parse.message_items(reply, self.secrets)
+        except RecursionError:
+            raise errors.ResponseError(f"the reply from {self.label} is nested too deeply") from None
         yield ProviderInfo(self.label, model or body["model"])
         for item in items:
             yield item
 
-    async def _stream(self, response: httpx.Response, requested_model: str) -> AsyncIterator[Any]:
-        state = _StreamState()
-        chunks = response.aiter_bytes()
-        decoder = sse.SSEDecoder()
-        scan = _scan_json
-        think = parse.ThinkSplitter()
-        text_parts = state.text
-        first = True
-        try:
-            async for raw in chunks:
-                if first:
-                    first = False
-                    _check_sse_start(raw, response, self.label, self.secrets)
-                for event in decoder.feed(raw):
-                    data = event.data
-                    if data == "[DONE]":
-                        state.done = True
-                        break
-                    if event.event == "error":
-                        raise errors.from_stream_error(
-                            _loads_or_text(data), partial_text=state.partial(), secrets=self.secrets
-                        )
-                    try:
-                        chunk, end = scan(data, 0)
-                        if end != len(data):
-                            chunk = json.loads(data)  # trailing whitespace is fine, garbage raises
-                    except (StopIteration, ValueError):
-                        raise errors.ResponseError(
-                            f"malformed stream event from {self.label}: "
-                            f"{errors.redact(data, *self.secrets)[:200]!r}",
-                            partial_text=state.partial(),
-                        ) from None
-                    if type(chunk) is not dict:
-                        raise errors.ResponseError(
-                            f"unexpected stream event from {self.label}: "
-                            f"{errors.redact(data, *self.secrets)[:200]!r}",
-                            partial_text=state.partial(),
-                        )
-                    if chunk.get("error"):
-                        raise errors.from_stream_error(
-                            chunk["error"], partial_text=state.partial(), secrets=self.secrets
-                        )
-                    if state.info is None:
-                        model = chunk.get("model")
-                        state.info = ProviderInfo(
-                            self.label, model if isinstance(model, str) and model else requested_model
-                        )
-                        yield state.info
-                    choices = chunk.get("choices")
-                    if choices and type(choices) is list:
-                        choice = choices[0]
-                        if type(choice) is dict and choice.get("index", 0) in (0, None):
-                            delta = choice.get("delta")
-                            if delta and type(delta) is dict:
-                                reasoning = delta.get("reasoning_content") or delta.get("reasoning")
-                                if reasoning and type(reasoning) is str:
-                                    yield Reasoning(reasoning)
-                                content = delta.get("content")
-                                if content:
-                                    if type(content) is not str:
-                                        content = parse.content_text(content)
-                                    if think.mode == 2:  # answer mode: the fast path
-                                        text_parts.append(content)
-                                        yield content
-                                    else:
-                                        for item in think.feed(content):
-                                            if type(item) is str:
-                                                text_parts.append(item)
-                                            yield item
-                                calls = delta.get("tool_calls")
-                                if calls:
-                                    state.tools.add(calls)
-                            reason = choice.get("finish_reason")
-                            if reason and type(reason) is str:
-                                state.finish = reason
-                    usage = chunk.get("usage")
-                    if usage and type(usage) is dict:
-                        state.usage = usage
-                if state.done:
-                    break
-            if state.done:
-                await _drain(chunks)
-            else:
-                for event in decoder.flush():
-                    if event.data == "[DONE]":
-                        state.done = True
-        except httpx.HTTPError as exc:
-            raise transport.transport_error(
-                exc, partial_text=state.partial(), secrets=self.secrets, what="stream"
-            ) from None
-        for item in think.flush():
-            if type(item) is str:
-                text_parts.append(item)
-            yield item
-        if not state.done and state.finish is None:
-            raise errors.ResponseError(
-                f"the stream from {self.label} ended early (no finish reason, no [DONE])",
-                partial_text=state.partial(),
-            )
-        if state.info is None:
-            yield ProviderInfo(self.label, requested_model)
-        if state.tools.calls:
-            yield ToolCalls(state.tools.calls)
-        if state.finish is not None:
-            yield FinishReason(state.finish)
-        if state.usage is not None:
-            yield Usage.from_dict(state.usage)
 
-
-# json.loads wraps the C scanner in two Python-level calls and a whitespace regex; on the per-chunk
-# hot path the scanner is called directly (falling back to json.loads for anything unusual).
-_scan_json = json.scanner.make_scanner(json.JSONDecoder())
-
-
-class _StreamState:
-    __slots__ = ("done", "finish", "info", "text", "tools", "usage")
-
-    def __init__(self) -> None:
-        self.text: list[str] = []
-        self.tools = parse.ToolCallAssembler()
-        self.finish: str | None = None
-        self.usage: dict[str, Any] | None = None
-        self.info: ProviderInfo | None = None
-        self.done = False
-
-    def partial(self) -> str:
-        return "".join(self.text)
-
-
-async def _drain(chunks: AsyncIterator[bytes], limit: int = 65536, seconds: float = 1.0) -> None:
-    """Read what follows `[DONE]` (normally just the end of the chunked body) so the connection
-    goes back to the keep-alive pool instead of being closed; bounded in size and time, since a
-    server that keeps the body open after `[DONE]` must not delay the caller."""
-    received = 0
-    try:
-        async with asyncio.timeout(seconds):
-            async for raw in chunks:
-                received += len(raw)
-                if received > limit:
-                    break
-    except (TimeoutError, httpx.HTTPError):
-        pass  # the connection is simply not reused
-
-
-def _loads_or_text(data: str) -> Any:
-    try:
-        value = json.loads(data)
-    except ValueError:
-        return {"message": data}
-    return value.get("error", value) if isinstance(value, dict) else value
-
-
-def _check_sse_start(
-    raw: bytes, response: httpx.Response, label: str, secrets: tuple[str | None, ...]
-) -> None:
-    # A 200 that is not an event stream (an HTML proxy page, plain text) must not pass as empty.
-    kind = response.headers.get("content-type", "")
-    if "event-stream" in kind:
-        return
-    head = raw.lstrip()[:16]
-    if head.startswith((b"data:", b":", b"event:", b"id:", b"retry:")):
-        return
-    got = kind.split(";")[0] or "no content type"
-    problem = f"expected an event stream from {label} but got {got}"
-    raise transport.unexpected_body(raw, response, problem, secrets)
+async def _prepend(head: bytes, chunks: AsyncIterator[bytes]) -> AsyncIterator[bytes]:
+    if head:
+        yield head
+    async for chunk in chunks:
+        yield chunk
 
 
 def _b64_head(payload: str) -> bytes:
@@ -285,4 +243,4 @@ def _b64_head(payload: str) -> bytes:
         return b""
 
 
-__all__ = ["Call"]
+__all__ = ["Call", "Target"]

@@ -122,6 +122,19 @@ class ProviderInfo(ResponseItem):
 
 
 @dataclass
+class RetryWait(ResponseItem):
+    """The request failed and is sent again after `seconds` (`attempt` counts retries from 1).
+
+    `reason` is short, for a one-line notice: "rate limited", "server error 503",
+    "connection failed (ConnectError)". Yielded before anything else of the reply.
+    """
+
+    seconds: float
+    reason: str
+    attempt: int
+
+
+@dataclass
 class ToolCall(ResponseItem):
     """The model calls one of the offered Python functions; yielded before the call runs.
 
@@ -177,6 +190,7 @@ __all__ = [
     "ProviderInfo",
     "Reasoning",
     "ResponseItem",
+    "RetryWait",
     "ToolCall",
     "ToolCalls",
     "ToolMessages",

@@ -6,6 +6,10 @@ operations (never per character), joins a long line's pieces once (so a multi-me
 costs linear time), and decodes UTF-8 only per complete line, so a chunk boundary inside a
 multi-byte character is harmless. It follows the WHATWG spec: CRLF, LF and CR line ends, multi-line
 `data:`, comments, `event:`/`id:`/`retry:` fields, a leading BOM.
+
+Memory is bounded: an event (its unterminated line plus its `data:` lines) larger than
+`max_event_size` raises `EventTooLarge`, so a server that never sends a line break (or never ends an
+event) cannot fill the machine's memory.
 """
 
 from __future__ import annotations
@@ -13,6 +17,18 @@ from __future__ import annotations
 from collections.abc import AsyncIterable, AsyncIterator, Iterable, Iterator
 
 _BOM = b"\xef\xbb\xbf"
+DEFAULT_MAX_EVENT_SIZE = 64 * 1024 * 1024  # large enough for a base64 image in one event
+# Chunks above this are split before they are split into lines: a decompressed chunk can hold
+# millions of line breaks, and their list alone would take gigabytes.
+_SLICE = 1024 * 1024
+
+
+class EventTooLarge(ValueError):
+    """One event (or one line) exceeds the decoder's `max_event_size`."""
+
+    def __init__(self, limit: int) -> None:
+        super().__init__(f"a Server-Sent Event exceeds the {limit:,}-byte limit")
+        self.limit = limit
 
 
 class ServerSentEvent:
@@ -44,10 +60,26 @@ class ServerSentEvent:
 class SSEDecoder:
     """Feed bytes with `feed()`, get complete events back; call `flush()` at end of stream."""
 
-    __slots__ = ("_data", "_event", "_first", "_id", "_pending", "_retry", "_skip_lf")
+    __slots__ = (
+        "_counted",
+        "_data",
+        "_data_size",
+        "_event",
+        "_first",
+        "_id",
+        "_limit",
+        "_pending",
+        "_pending_size",
+        "_retry",
+        "_skip_lf",
+    )
 
-    def __init__(self) -> None:
+    def __init__(self, max_event_size: int = DEFAULT_MAX_EVENT_SIZE) -> None:
+        self._limit = max_event_size
         self._pending: list[bytes] = []  # pieces of the current, not yet terminated line
+        self._pending_size = 0
+        self._counted = 0  # how many of `_data`'s lines `_data_size` covers
+        self._data_size = 0
         self._skip_lf = False  # the previous chunk ended with CR: a leading LF completes a CRLF
         self._first = True  # BOM check on the very first line
         self._data: list[str] = []
@@ -56,7 +88,18 @@ class SSEDecoder:
         self._retry: int | None = None
 
     def feed(self, chunk: bytes) -> list[ServerSentEvent]:
-        """Consume one chunk of the byte stream; return the events it completed."""
+        """Consume one chunk of the byte stream; return the events it completed.
+
+        Raises `EventTooLarge` when the event being received grows beyond `max_event_size`.
+        """
+        if len(chunk) <= _SLICE:
+            return self._feed(chunk)
+        events: list[ServerSentEvent] = []
+        for start in range(0, len(chunk), _SLICE):
+            events += self._feed(chunk[start : start + _SLICE])
+        return events
+
+    def _feed(self, chunk: bytes) -> list[ServerSentEvent]:
         if not chunk:
             return []
         if self._skip_lf:
@@ -69,6 +112,9 @@ class SSEDecoder:
         if b"\n" not in chunk:
             if chunk:
                 self._pending.append(chunk)
+                self._pending_size += len(chunk)
+                if self._pending_size + self._data_size > self._limit:
+                    raise EventTooLarge(self._limit)
             return []
         if self._pending:
             self._pending.append(chunk)
@@ -76,6 +122,7 @@ class SSEDecoder:
             self._pending = []
         lines = chunk.split(b"\n")
         tail = lines.pop()
+        self._pending_size = len(tail)
         if tail:
             self._pending.append(tail)
         return self._lines(lines)
@@ -88,6 +135,7 @@ class SSEDecoder:
         """
         lines = [b"".join(self._pending)] if self._pending else []
         self._pending = []
+        self._pending_size = 0
         self._skip_lf = False
         lines.append(b"")
         return self._lines(lines)
@@ -110,7 +158,19 @@ class SSEDecoder:
                 self._event = ""
             elif line[:1] != b":":  # a ":" line is a comment (keep-alive)
                 self._field(line)
+        if events:  # the event still open, if any, began after the last one dispatched
+            self._counted = self._data_size = 0
+        if data:
+            self._measure(data)
         return events
+
+    def _measure(self, data: list[str]) -> None:
+        # Only the lines added since the last call are measured: linear in the event's size.
+        added = data[self._counted :]
+        self._counted = len(data)
+        self._data_size += sum(map(len, added)) + len(added)
+        if self._pending_size + self._data_size > self._limit:
+            raise EventTooLarge(self._limit)
 
     def _field(self, line: bytes) -> None:
         name, sep, raw = line.partition(b":")
@@ -128,17 +188,21 @@ class SSEDecoder:
             self._retry = int(value)
 
 
-def decode(chunks: Iterable[bytes]) -> Iterator[ServerSentEvent]:
+def decode(
+    chunks: Iterable[bytes], max_event_size: int = DEFAULT_MAX_EVENT_SIZE
+) -> Iterator[ServerSentEvent]:
     """Decode a whole (sync) byte stream into events."""
-    decoder = SSEDecoder()
+    decoder = SSEDecoder(max_event_size)
     for chunk in chunks:
         yield from decoder.feed(chunk)
     yield from decoder.flush()
 
 
-async def adecode(chunks: AsyncIterable[bytes]) -> AsyncIterator[ServerSentEvent]:
+async def adecode(
+    chunks: AsyncIterable[bytes], max_event_size: int = DEFAULT_MAX_EVENT_SIZE
+) -> AsyncIterator[ServerSentEvent]:
     """Decode an async byte stream (e.g. `response.aiter_bytes()`) into events."""
-    decoder = SSEDecoder()
+    decoder = SSEDecoder(max_event_size)
     async for chunk in chunks:
         for event in decoder.feed(chunk):
             yield event
@@ -146,4 +210,4 @@ async def adecode(chunks: AsyncIterable[bytes]) -> AsyncIterator[ServerSentEvent
         yield event
 
 
-__all__ = ["SSEDecoder", "ServerSentEvent", "adecode", "decode"]
+__all__ = ["DEFAULT_MAX_EVENT_SIZE", "EventTooLarge", "SSEDecoder", "ServerSentEvent", "adecode", "decode"]

@@ -7,98 +7,27 @@ attributes then win), and nothing is read from the environment before a request 
 from __future__ import annotations
 
 import functools
+import inspect
 import os
 import re
-from collections.abc import AsyncIterator, Awaitable, Callable, Generator, Iterator
-from types import MethodType
-from typing import Any, ClassVar, Generic, TypeVar
+from collections.abc import AsyncGenerator, Iterator
+from typing import Any, ClassVar, cast
 
 import httpx
 
-from . import bridge, errors, transport
+from . import arguments, bodies, bridge, errors, retry, secret, sse, transport
 from . import models as listing
 from . import tools as tool_loop
+from .arguments import DEFAULT_EXTRA_PARAMETERS, IMAGE_PARAMETERS
+from .hybrid import AsyncResult, hybridmethod
 from .messages import Messages, last_user_text, prepare_messages
-from .request import Call
-
-T = TypeVar("T")
-
-DEFAULT_EXTRA_PARAMETERS: tuple[str, ...] = (
-    "seed",
-    "response_format",
-    "tools",
-    "tool_choice",
-    "parallel_tool_calls",
-    "reasoning_effort",
-    "n",
-    "user",
-    "presence_penalty",
-    "frequency_penalty",
-    "logit_bias",
-    "logprobs",
-    "top_logprobs",
-    "modalities",
-    "audio",
-)
-IMAGE_PARAMETERS = ("n", "size", "quality", "style", "response_format", "background", "output_format")
-
-# `impersonate` comes from gpt4free (curl_cffi). httpx cannot mimic a browser's TLS fingerprint, so
-# here it only sends a browser User-Agent, which is what some gateways check.
-_BROWSER_UA = (
-    "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) "
-    "Chrome/124.0 Safari/537.36"
-)
+from .request import Call, Target
+from .secret import Secret, reveal
+from .urls import strip_credentials
 
 # What an API key may hold to be sent in a header: printable ASCII, no spaces. Anything else would
 # make httpx or h11 raise an error whose text or args contain the key itself.
 _SENDABLE_KEY = re.compile(r"[\x21-\x7e]+")
-
-
-class hybridmethod:
-    """Like `classmethod`, but bound to the instance when called on one (so instance attributes win)."""
-
-    def __init__(self, func: Callable[..., Any]) -> None:
-        self.__func__ = func
-        self.__doc__ = func.__doc__
-        self.__name__ = func.__name__
-
-    def __get__(self, obj: Any, owner: type | None = None) -> Any:
-        return MethodType(self.__func__, obj if obj is not None else owner)
-
-
-class AsyncResult(Generic[T]):
-    """An async iterator that is also awaitable (`await` returns the iterator itself).
-
-    Supports both `async for x in create_async_generator(...)` and the gpt4free form
-    `result = await create_async_generator(...); async for x in result`.
-    """
-
-    __slots__ = ("_agen", "_precheck")
-
-    def __init__(self, agen: Any, precheck: Callable[[], None] | None = None) -> None:
-        self._agen = agen
-        self._precheck = precheck
-
-    def __aiter__(self) -> AsyncResult[T]:
-        return self
-
-    def __anext__(self) -> Awaitable[T]:
-        return self._agen.__anext__()
-
-    def __await__(self) -> Generator[Any, None, AsyncResult[T]]:
-        return self._resolve().__await__()
-
-    async def _resolve(self) -> AsyncResult[T]:
-        if self._precheck is not None:
-            self._precheck()
-        return self
-
-    async def aclose(self) -> None:
-        """Stop the request and release its connection."""
-        await self._agen.aclose()
-
-    def athrow(self, *args: Any) -> Awaitable[T]:
-        return self._agen.athrow(*args)
 
 
 class OpenaiTemplate:
@@ -108,7 +37,7 @@ class OpenaiTemplate:
     url: str | None = None  # the provider's home page, for display
     api_base: str | None = None  # None: $OPENAI_BASE_URL, else OpenAI's URL
     default_api_base: ClassVar[str] = "https://api.openai.com/v1"
-    api_key: str | None = None
+    api_key: str | Secret | None = None
     api_key_env: str | None = "OPENAI_API_KEY"  # environment variable holding the key
     base_url_env: str | None = "OPENAI_BASE_URL"  # environment variable overriding api_base
     api_endpoint: str | None = None  # default: {api_base}/chat/completions
@@ -126,7 +55,11 @@ class OpenaiTemplate:
     ssl: bool | str = True  # verify TLS (or a CA bundle path)
     max_retries: int = 2
     retry_base_delay: float = 0.5
-    max_retry_after: float = 120.0
+    max_retry_wait: float = retry.DEFAULT_MAX_WAIT  # seconds slept in all retries of one request
+    max_connections: int = transport.DEFAULT_MAX_CONNECTIONS  # per server and event loop
+    max_event_bytes: int = sse.DEFAULT_MAX_EVENT_SIZE  # one streamed event
+    max_reply_bytes: int = bodies.DEFAULT_MAX_REPLY_BYTES  # a whole non-streamed reply (decoded)
+    max_error_bytes: int = bodies.DEFAULT_MAX_ERROR_BYTES  # an error body; the rest is not read
     models_timeout: float = 15.0
     default_headers: dict[str, str] = {}  # noqa: RUF012 - e.g. OpenRouter's X-Title
     extra_parameters: tuple[str, ...] = DEFAULT_EXTRA_PARAMETERS
@@ -144,6 +77,10 @@ class OpenaiTemplate:
                 cls.needs_auth = False
 
     def __init__(self, **attributes: Any) -> None:
+        if "api_key" in attributes:
+            attributes["api_key"] = secret.argument(attributes["api_key"])
+            if isinstance(attributes["api_key"], TypeError):
+                raise attributes["api_key"]
         for name, value in attributes.items():
             if not hasattr(type(self), name):
                 raise TypeError(f"{type(self).__name__} has no attribute {name!r}")
@@ -151,15 +88,23 @@ class OpenaiTemplate:
 
     def __repr__(self) -> str:
         name = type(self).__name__
-        return f"<{name} {self.label!r} api_base={self.api_base!r} key={'set' if self.api_key else 'unset'}>"
+        base = strip_credentials(reveal(self.api_base) or "") or None
+        return f"<{name} {self.label!r} api_base={base!r} key={'set' if self.api_key else 'unset'}>"
 
     # --- configuration resolved at call time ------------------------------------------------------
 
     @hybridmethod
-    def get_api_key(self, api_key: str | None = None) -> str | None:
-        """The key: explicit argument, then the `api_key` attribute, then `$<api_key_env>` (stripped)."""
-        key = api_key or self.api_key or (os.environ.get(self.api_key_env) if self.api_key_env else None)
-        return key.strip() or None if isinstance(key, str) else key
+    def get_api_key(self, api_key: str | Secret | None = None) -> Secret | None:
+        """The key: explicit argument, then the `api_key` attribute, then `$<api_key_env>` (stripped).
+
+        Always a `Secret` (or None): its `repr` is a mask, `.reveal()` gives the text.
+        """
+        key = (
+            Secret.wrap(api_key)
+            or Secret.wrap(self.api_key)
+            or Secret.wrap(os.environ.get(self.api_key_env) if self.api_key_env else None)
+        )
+        return Secret(key.reveal().strip()) or None if key is not None else None
 
     @hybridmethod
     def get_api_base(self, api_base: str | None = None) -> str:
@@ -172,7 +117,8 @@ class OpenaiTemplate:
     @hybridmethod
     async def get_api_base_async(self, api_base: str | None = None) -> str:
         """Async twin of `get_api_base` (presets that start a server do it off the event loop)."""
-        return self.get_api_base(api_base)
+        base: str = self.get_api_base(api_base)
+        return base
 
     @hybridmethod
     def requires_key(self, api_base: str) -> bool:
@@ -182,7 +128,7 @@ class OpenaiTemplate:
         return api_base.rstrip("/") == self.default_api_base
 
     @hybridmethod
-    def check_auth(self, api_key: str | None = None, api_base: str | None = None) -> None:
+    def check_auth(self, api_key: str | Secret | None = None, api_base: str | None = None) -> None:
         """Raise `MissingAuthError` when a key is needed and none is configured."""
         if self.get_api_key(api_key):
             return
@@ -196,23 +142,26 @@ class OpenaiTemplate:
 
     @hybridmethod
     def get_headers(
-        self, stream: bool, api_key: str | None = None, headers: dict[str, str] | None = None
+        self, stream: bool, api_key: str | Secret | None = None, headers: dict[str, Any] | None = None
     ) -> dict[str, str]:
-        """Request headers: Accept by mode, JSON body, Bearer auth when a key is given, then `headers`."""
+        """Request headers: Accept by mode, JSON body, Bearer auth when a key is given, then `headers`.
+
+        The only place where the key (and any `Secret` header value) is revealed.
+        """
         result = {
             "Accept": "text/event-stream" if stream else "application/json",
             "Content-Type": "application/json",
             **self.default_headers,
         }
-        if api_key:
-            if not _SENDABLE_KEY.fullmatch(api_key):
+        key = Secret.wrap(api_key)
+        if key:
+            if not _SENDABLE_KEY.fullmatch(key.reveal()):
                 raise errors.AuthenticationError(
                     "the API key holds characters an HTTP header cannot carry (spaces, line breaks or "
                     "non-ASCII letters such as curly quotes): check how it was copied"
                 )
-            result["Authorization"] = f"Bearer {api_key}"
-        if headers:
-            result.update(headers)
+            result["Authorization"] = f"Bearer {key.reveal()}"
+        result.update(arguments.sendable_headers(headers))
         return result
 
     @hybridmethod
@@ -228,44 +177,51 @@ class OpenaiTemplate:
         )
 
     @hybridmethod
-    def retry_policy(self, max_retries: int | None = None) -> transport.RetryPolicy:
-        """Retry settings from the class attributes (and a per-call `max_retries`)."""
-        return transport.RetryPolicy(
+    def retry_policy(
+        self, max_retries: int | None = None, max_retry_wait: float | None = None
+    ) -> retry.RetryPolicy:
+        """Retry settings from the class attributes (and a per-call `max_retries`, `max_retry_wait`)."""
+        return retry.RetryPolicy(
             max_retries=self.max_retries if max_retries is None else max_retries,
             base_delay=self.retry_base_delay,
-            max_retry_after=self.max_retry_after,
+            max_wait=self.max_retry_wait if max_retry_wait is None else max_retry_wait,
         )
 
     # --- models -----------------------------------------------------------------------------------
 
     @hybridmethod
-    def get_models(self, api_key: str | None = None, api_base: str | None = None) -> list[str]:
+    def get_models(
+        self, api_key: str | Secret | None = None, api_base: str | Secret | None = None
+    ) -> list[str]:
         """Model ids from `GET {api_base}/models` (cached), else `fallback_models` (sync; via bridge)."""
-        return bridge.run(self.get_models_async(api_key=api_key, api_base=api_base))
+        # Only Secrets from here on (a URL with user:password@ too): a traceback shows every local.
+        key, api_base = secret.argument(api_key), secret.protect({"api_base": api_base})["api_base"]
+        del api_key
+        if isinstance(key, TypeError):
+            raise key
+        models: list[str] = bridge.run(self.get_models_async(api_key=key, api_base=api_base))
+        return models
 
     @hybridmethod
     async def get_models_async(
-        self, api_key: str | None = None, api_base: str | None = None, *, refresh: bool = False
+        self,
+        api_key: str | Secret | None = None,
+        api_base: str | Secret | None = None,
+        *,
+        refresh: bool = False,
     ) -> list[str]:
         """Async `get_models`; fills `image_models` from the listing."""
-        base = await self.get_api_base_async(api_base)
-        key = self.get_api_key(api_key)
-        cache_key = listing.cache_key(self, base, key)
-        cached = None if refresh else listing.cache.get(cache_key)
-        if cached is None:
-            try:
-                cached = await listing.fetch_models(self, base, key)
-            except errors.ProviderError as exc:
-                if self.fallback_models:
-                    return list(self.fallback_models)
-                errors.scrub(exc, key)
-                exc.message = f"could not list models of {self.label} at {base}: {exc.message}"
-                exc.args = (exc.message,)
-                raise exc from None
-            with listing.cache_lock:
-                listing.cache[cache_key] = cached
-        models, discovered = cached
-        if self is not OpenaiTemplate:  # the base class's lists are inherited by every preset
+        key, api_base = secret.argument(api_key), secret.protect({"api_base": api_base})["api_base"]
+        del api_key
+        if isinstance(key, TypeError):
+            raise key
+        try:
+            models, discovered = await listing.get_listing(self, self.get_api_key(key), api_base, refresh)
+        except errors.ProviderError:
+            if self.fallback_models:
+                return list(self.fallback_models)
+            raise
+        if self is not cast(Any, OpenaiTemplate):  # the base class's lists are inherited by every preset
             current = list(self.image_models)
             self.image_models = current + [m for m in discovered if m not in current]
             self.models = list(models)
@@ -281,7 +237,7 @@ class OpenaiTemplate:
         proxy: str | None = None,
         timeout: float | tuple[float, float] | httpx.Timeout | None = 120,
         media: Any = None,
-        api_key: str | None = None,
+        api_key: str | Secret | None = None,
         api_endpoint: str | None = None,
         api_base: str | None = None,
         temperature: float | None = None,
@@ -295,17 +251,36 @@ class OpenaiTemplate:
         extra_parameters: tuple[str, ...] | list[str] | None = None,
         extra_data: dict[str, Any] | None = None,
         max_retries: int | None = None,
+        max_retry_wait: float | None = None,
         **kwargs: Any,
     ) -> AsyncResult[Any]:
         """Chat (or generate images): an async iterator of `str` deltas and `responses` items.
 
         Usable as `async for item in ...` and as `result = await ...; async for item in result`.
-        Keyword arguments named in `extra_parameters` (e.g. `seed`, `tools`) go into the body;
-        others are ignored, as in gpt4free. `impersonate` only sends a browser User-Agent (httpx
+        Keyword arguments named in `extra_parameters` (e.g. `seed`, `tools`) go into the body; any
+        other unknown keyword is a TypeError. gpt4free's `base_url=` and `extra_body=` are aliases
+        of `api_base=` and `extra_data=`. `impersonate` only sends a browser User-Agent (httpx
         cannot mimic a browser's TLS fingerprint). `timeout` is the read limit in seconds (connect
-        is capped at 10 s), a `(connect, read)` pair, or an `httpx.Timeout`. With Python functions
-        in `tools`, runs the tool loop (`max_steps=8`, `confirm=None`; see `openai_magic.tools`).
+        is capped at 10 s), a `(connect, read)` pair, or an `httpx.Timeout`. Retries sleep at most
+        `max_retry_wait` seconds in total (the class attribute, 60 s, by default), announced by a
+        `responses.RetryWait` item before each wait. With Python functions in `tools`, runs the
+        tool loop (`max_steps=8`, `confirm=None`; see `openai_magic.tools`).
         """
+        # Credentials become Secrets before anything can raise: a traceback prints every local.
+        given = {"api_key": api_key, "headers": headers, "api_base": api_base, "proxy": proxy}
+        kwargs = secret.protect({**kwargs, **given, "api_endpoint": api_endpoint})
+        key, headers, api_base = kwargs.pop("api_key"), kwargs.pop("headers"), kwargs.pop("api_base")
+        proxy, api_endpoint = kwargs.pop("proxy"), kwargs.pop("api_endpoint")
+        del api_key, given
+        if isinstance(key, TypeError):
+            raise key
+        named = arguments.take_aliases(kwargs, {"api_base": api_base, "extra_data": extra_data})
+        api_base, extra_data = named["api_base"], named["extra_data"]
+        extra = self.extra_parameters if extra_parameters is None else tuple(extra_parameters)
+        accepted = (*extra, *IMAGE_PARAMETERS, *arguments.ALWAYS_ACCEPTED, *arguments.TOOL_LOOP_KEYWORDS)
+        arguments.check_keywords(kwargs, accepted, _NAMED)
+        sampling = {"temperature": temperature, "max_tokens": max_tokens, "top_p": top_p, "stop": stop}
+        arguments.check_call(model, messages, {**sampling, **kwargs}, max_retries, max_retry_wait)
         request = functools.partial(
             _generate,
             self,
@@ -313,41 +288,53 @@ class OpenaiTemplate:
             proxy=proxy,
             timeout=timeout,
             media=media,
-            api_key=api_key,
+            api_key=key,
             api_endpoint=api_endpoint,
             api_base=api_base,
-            sampling={"temperature": temperature, "max_tokens": max_tokens, "top_p": top_p, "stop": stop},
+            sampling=sampling,
             stream=stream,
             prompt=prompt,
             headers=headers,
             impersonate=impersonate,
-            extra_parameters=self.extra_parameters if extra_parameters is None else tuple(extra_parameters),
+            extra_parameters=extra,
             extra_data=extra_data,
-            max_retries=max_retries,
+            retries=(max_retries, max_retry_wait),
         )
         if tool_loop.has_functions(kwargs.get("tools")):
             agen = tool_loop.loop(request, messages, kwargs)
         else:
             agen = request(messages, kwargs=kwargs)
-        return AsyncResult(agen, precheck=lambda: self.check_auth(api_key, api_base))
+        return AsyncResult(agen, precheck=lambda: self.check_auth(key, reveal(api_base)))
 
     @hybridmethod
     def create_completion(
         self, model: str = "", messages: Messages | str = "", **kwargs: Any
     ) -> Iterator[Any]:
         """Sync twin of `create_async_generator` for scripts and cells (works inside a running loop)."""
+        kwargs = secret.protect(kwargs)
         return bridge.iterate(self.create_async_generator(model, messages, **kwargs))
 
     @hybridmethod
     async def chat_async(self, prompt_or_messages: Messages | str, model: str = "", **kwargs: Any) -> str:
         """The answer text of one chat request (reasoning and other items dropped); with Python
         functions in `tools=[...]`, the final answer of the tool loop."""
+        kwargs = secret.protect(kwargs)
         return await tool_loop.answer_text(self.create_async_generator(model, prompt_or_messages, **kwargs))
 
     @hybridmethod
     def chat(self, prompt_or_messages: Messages | str, model: str = "", **kwargs: Any) -> str:
         """Sync: the answer text of one chat request, e.g. `Demo.chat("hello")`."""
-        return bridge.run(self.chat_async(prompt_or_messages, model, **kwargs))
+        kwargs = secret.protect(kwargs)
+        answer: str = bridge.run(self.chat_async(prompt_or_messages, model, **kwargs))
+        return answer
+
+
+# The keywords of create_async_generator, for "did you mean" hints on a misspelt one.
+_NAMED = tuple(
+    name
+    for name in inspect.signature(OpenaiTemplate.create_async_generator.__func__).parameters
+    if name not in ("self", "kwargs")
+)
 
 
 async def _generate(
@@ -355,52 +342,52 @@ async def _generate(
     model: str,
     messages: Messages | str,
     *,
-    proxy: str | None,
+    proxy: str | Secret | None,
     timeout: Any,
     media: Any,
-    api_key: str | None,
-    api_endpoint: str | None,
-    api_base: str | None,
+    api_key: Secret | None,
+    api_endpoint: str | Secret | None,
+    api_base: str | Secret | None,
     sampling: dict[str, Any],
     stream: bool,
     prompt: str | None,
-    headers: dict[str, str] | None,
+    headers: dict[str, Any] | None,
     impersonate: str | None,
     extra_parameters: tuple[str, ...],
     extra_data: dict[str, Any] | None,
-    max_retries: int | None,
+    retries: tuple[int | None, float | None],
     kwargs: dict[str, Any],
-) -> AsyncIterator[Any]:
+) -> AsyncGenerator[Any, None]:
     key = provider.get_api_key(api_key)
+    secrets: tuple[Secret | None, ...] = (key, api_key)
     try:
-        base = await provider.get_api_base_async(api_base)
-        provider.check_auth(key, base)
+        target = await Target.resolve(provider, api_base, api_endpoint)
+        secrets += target.url_secrets
+        provider.check_auth(key, target.base)
         model = model or provider.default_model
         if impersonate:
-            headers = {"User-Agent": _BROWSER_UA, **(headers or {})}
-        call = Call(provider, base, key, proxy, timeout, headers, max_retries)
+            headers = {"User-Agent": arguments.BROWSER_USER_AGENT, **(headers or {})}
+        call = Call(provider, target, key, proxy=proxy, timeout=timeout, headers=headers, retries=retries)
+        secrets = call.secrets
         prepared = prepare_messages(provider, messages, media)
         if provider.is_image_model(model):
             image_prompt = prompt or last_user_text(prepared)
-            body = {"model": model, "prompt": image_prompt}
-            body.update({k: kwargs[k] for k in IMAGE_PARAMETERS if kwargs.get(k) is not None})
-            body.update(extra_data or {})
+            body = arguments.image_body(model, image_prompt, kwargs, extra_data)
             async for item in call.images(body, image_prompt):
                 yield item
             return
-        body = {"model": model, "messages": prepared}
-        body.update({k: v for k, v in sampling.items() if v is not None})
-        body.update({k: kwargs[k] for k in extra_parameters if kwargs.get(k) is not None})
-        if stream:
-            body["stream"] = True
-            body["stream_options"] = {"include_usage": True}
-        body.update(extra_data or {})
-        endpoint = api_endpoint or provider.api_endpoint or f"{base}/chat/completions"
+        body = arguments.chat_body(model, prepared, sampling, kwargs, extra_parameters, stream, extra_data)
+        endpoint = target.endpoint or f"{target.base}/chat/completions"
         async for item in call.chat(endpoint, body, stream):
             yield item
     except errors.ProviderError as exc:
-        # One exit for every error: whatever path raised it, the key leaves no trace on it.
-        raise errors.scrub(exc, key, api_key) from None
+        # One exit for every error: whatever path raised it, no secret leaves a trace on it.
+        raise errors.scrub(exc, *secrets) from None
+    except Exception as exc:
+        # Misuse found late (a media file, a value JSON cannot carry) or a bug: kept as it is,
+        # but the frames it came through (a request, a server's text) lose their variables.
+        errors.clear_locals(exc)
+        raise
 
 
 __all__ = ["AsyncResult", "OpenaiTemplate", "hybridmethod", "prepare_messages"]

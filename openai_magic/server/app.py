@@ -101,7 +101,7 @@ async def _stall(stopping: threading.Event, seconds: float, request: Request | N
             return
 
 
-async def _whole_body_fault(request: Request, fault: Fault | None, body: dict[str, Any]) -> Any:
+async def _whole_body_fault(request: Request, fault: Fault | None, body: Any) -> Any:
     """Apply a stream fault to a non-streamed response; None means answer normally."""
     if fault is None or fault.kind not in STREAM_KINDS:
         return None
@@ -137,24 +137,26 @@ async def root(request: Request) -> Response:
 
 
 async def models(request: Request) -> Response:
-    """`GET /v1/models`, or the odd shapes of quirks `models-list` / `models-dict`."""
-    _, quirks = _prelude(request)
+    """`GET /v1/models`, or the odd shapes of quirks `models-list` / `models-dict`; faults as on a
+    non-streamed chat request."""
+    fault, quirks = _prelude(request)
     if (odd := replacement(quirks)) is not None:
         return odd
+    body: Any = {"object": "list", "data": _model_list()}
     if "models-list" in quirks:
-        return JSONResponse(_model_list())
-    if "models-dict" in quirks:
-        return JSONResponse({"models": [{"name": m["id"]} for m in _model_list()]})
-    return JSONResponse({"object": "list", "data": _model_list()})
+        body = _model_list()
+    elif "models-dict" in quirks:
+        body = {"models": [{"name": m["id"]} for m in _model_list()]}
+    return await _whole_body_fault(request, fault, body) or JSONResponse(body)
 
 
 async def model(request: Request) -> Response:
-    """`GET /v1/models/{id}`."""
-    _prelude(request)
+    """`GET /v1/models/{id}` (faults as on `GET /v1/models`)."""
+    fault, _ = _prelude(request)
     wanted = request.path_params["model_id"]
     for item in _model_list():
         if item["id"] == wanted:
-            return JSONResponse(item)
+            return await _whole_body_fault(request, fault, item) or JSONResponse(item)
     raise APIError(404, f"The model `{wanted}` does not exist.", code="model_not_found", param="model")
 
 
@@ -195,7 +197,7 @@ async def _events(
     batch: list[bytes] = []
     body = writer.body()
     while True:
-        if sent == after:
+        if fault is not None and sent == after:
             if batch:
                 yield b"".join(batch)
                 batch.clear()

@@ -20,7 +20,8 @@ BAD_KINDS = ("json", "missing", "type")
 MAX_STEPS_DIRECTIVE = 50
 _NAME = re.compile(r"[A-Za-z0-9_-]{1,64}")
 _QUOTED = re.compile(r"\"([^\"]+)\"|“([^”]+)”|(?<!\w)'([^']+)'(?!\w)")
-_WRONG = {"string": 12345, "integer": "not a number", "number": "not a number", "boolean": "yes"}
+_WRONG: dict[str | None, Any] = {"string": 12345, "integer": "not a number", "number": "not a number"}
+_WRONG["boolean"] = "yes"
 _WRONG.update({"array": "not a list", "object": "not an object"})
 
 
@@ -179,7 +180,7 @@ def typed(raw: str, schema: dict[str, Any]) -> Any:
         if kind == "null" and raw == "null":
             return None
         if kind == "array":
-            items = schema.get("items") if isinstance(schema.get("items"), dict) else {}
+            items: dict[str, Any] = schema["items"] if isinstance(schema.get("items"), dict) else {}
             return [typed(part, items) for part in raw.split(",")] if raw else []
         if kind == "object":
             return json.loads(raw)

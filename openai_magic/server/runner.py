@@ -69,7 +69,10 @@ class DemoServer:
         if self.running:
             return self
         family = socket.AF_INET6 if ":" in self.host else socket.AF_INET
-        sock = socket.socket(family, socket.SOCK_STREAM)
+        # IPPROTO_TCP, not the default 0: asyncio sets TCP_NODELAY only on sockets whose proto
+        # says TCP, and accepted sockets inherit it. Without it every response after the first on
+        # a kept-alive connection waited ~40 ms (Nagle's algorithm meeting delayed ACKs).
+        sock = socket.socket(family, socket.SOCK_STREAM, socket.IPPROTO_TCP)
         sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         try:
             sock.bind((self.host, self.port))

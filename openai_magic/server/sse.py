@@ -87,14 +87,14 @@ class ChunkWriter:
         for index, call in enumerate(self.reply.tool_calls):
             first = {"id": call.id, "type": "function", "function": {"name": call.name, "arguments": ""}}
             for fragment in [None, *call.fragments]:
-                item = first if fragment is None else {"function": {"arguments": fragment}}
+                item: dict[str, Any] = first if fragment is None else {"function": {"arguments": fragment}}
                 if "tool-no-index" not in self.quirks:
                     item = {"index": index, **item}
                 yield self.event(self.choice({"tool_calls": [item]})) + self._extras
 
     def closing(self, include_usage: bool) -> bytes:
         """The finish chunk, the usage chunk when asked (or quirked), and `[DONE]`."""
-        delta = None if "delta-null" in self.quirks else {}
+        delta: dict[str, Any] | None = None if "delta-null" in self.quirks else {}
         out = [self.event(self.choice(delta, self.reply.finish_reason))]
         if include_usage or "usage-after-finish" in self.quirks:
             out.append(self.event([], usage=self.reply.usage()))

@@ -170,8 +170,10 @@ def _tools(value: Any) -> list[dict[str, Any]]:
     if not isinstance(value, list):
         raise bad_request("'tools' must be a list.", param="tools")
     for i, tool in enumerate(value):
-        function = tool.get("function") if isinstance(tool, dict) else None
-        name = function.get("name") if isinstance(function, dict) else None
+        function: Any = tool.get("function") if isinstance(tool, dict) else None
+        if not isinstance(function, dict):
+            function = {}
+        name = function.get("name")
         if not isinstance(name, str) or not re.fullmatch(r"[A-Za-z0-9_-]{1,64}", name):
             raise bad_request(
                 f"tools[{i}] must be {{'type': 'function', 'function': {{'name': ...}}}} "
