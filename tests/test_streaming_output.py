@@ -5,6 +5,7 @@ Assertions are on message order and content, never on wall-clock time.
 
 from __future__ import annotations
 
+import asyncio
 import json
 import subprocess
 import sys
@@ -173,3 +174,30 @@ def test_exports_give_each_answer_in_one_piece(tmp_path: Path, demo_server) -> N
     assert len(codes) == 2, style
     for _, font, background in codes:  # monospaced, on a background of its own (not the page's white)
         assert "mono" in font.lower() and background not in ("rgb(255, 255, 255)", "rgba(0, 0, 0, 0)")
+
+
+def test_a_retry_wait_says_so_until_the_answer_comes(kernel) -> None:
+    cell = ok(
+        kernel.run("%chat --no-history -o after --header 'X-Demo-Fault: 429;retry_after=1;times=1' hello")
+    )
+    shown = [
+        m["content"]["data"].get("text/markdown", "") for m in cell.of("display_data", "update_display_data")
+    ]
+    assert "_rate limited, retrying in 1 s_" in shown  # said while waiting
+    assert kernel.value("after") and cell.markdown == kernel.value("after")
+    assert "retrying" not in json.dumps([o.get("data") for o in cell.outputs])  # gone once answered
+
+
+@pytest.mark.panel
+async def test_a_retry_wait_shows_in_the_panel(demo_server):
+    from openai_magic import ChatPanel
+
+    panel = ChatPanel(provider=demo_server.base_url, headers={"X-Demo-Fault": "429;retry_after=2;times=1"})
+    seen: list[str] = []
+    pending = asyncio.ensure_future(panel.send("hello"))
+    while not pending.done():
+        children = panel.ui.transcript.children
+        if len(children) > 1:
+            seen.append(children[1].status_line.value)
+        await asyncio.sleep(0.01)
+    assert await pending and any("rate limited, retrying in 2 s" in line for line in seen)

@@ -42,25 +42,16 @@ def describe(
         if url and url not in text:
             text += f" (at {url})"
     text = " ".join(text.split())  # one line, whatever the server sent
-    revealed = [_reveal(s) for s in (*secrets, key)]
-    return errors.redact(text, *revealed)
+    return errors.redact(text, *secrets, key)
 
 
 def _key_hint(provider: Any, surface: str) -> str:
     """Where the key goes, in the words of the surface the user is looking at."""
-    from .plan import public_url
+    from ..core.urls import strip_credentials
 
     env = getattr(provider, "api_key_env", None)
     ident = getattr(provider, "__name__", "")
-    name = public_url(getattr(provider, "api_base", "") or "") if ident == "Custom" else ident.lower()
+    name = strip_credentials(getattr(provider, "api_base", "") or "") if ident == "Custom" else ident.lower()
     if surface == "panel":
         return "type it into the key field" + (f" or set {env}" if env else "")
     return (f"set {env} or " if env else "") + f"run %chat_key {name}"
-
-
-def _reveal(secret: Any) -> str | None:
-    """The text of a key for redaction, whether it is a plain string or a masked `Secret`."""
-    if secret is None or isinstance(secret, str):
-        return secret
-    reveal = getattr(secret, "reveal", None)
-    return str(reveal()) if callable(reveal) else None

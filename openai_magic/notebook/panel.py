@@ -77,7 +77,7 @@ class ChatPanel:
         bundle = self.ui.root._repr_mimebundle_(**kwargs)
         if bundle:
             bundle["text/plain"] = repr(self)  # not the VBox's long repr of every child
-        return bundle  # type: ignore[no-any-return]
+        return bundle
 
     def _ipython_display_(self) -> None:
         """The live panel, then a static copy of its thread (kept current; shown where widgets can't be)."""
@@ -96,9 +96,9 @@ class ChatPanel:
         """The selected preset name, the custom base URL (no credentials), or the default's label."""
         value = self.ui.provider.value
         if value == CUSTOM:
-            from .plan import public_url
+            from ..core.urls import strip_credentials
 
-            return public_url(self.ui.base_url.value.strip())
+            return strip_credentials(self.ui.base_url.value.strip())
         if value == DEFAULT:
             return provider_label(resolve_provider(None)[0])
         return str(value or "")
@@ -162,7 +162,7 @@ class ChatPanel:
         if task is None:
             raise ValueError(_plain(self.ui.thread_status.value) or "nothing was sent")
         try:
-            return await task  # type: ignore[no-any-return]
+            return await task
         except asyncio.CancelledError:
             if task.cancelled() and self._stopping:  # stopped before the request began
                 return {} if self.ui.compare.value else ""

@@ -9,6 +9,7 @@ from typing import Any
 import ipywidgets as widgets
 from traitlets import Unicode
 
+from ..core.secret import Secret
 from . import keys
 
 
@@ -25,8 +26,8 @@ class KeyField:
     stored here in a private attribute and the widget is reset to "" in the same callback.
     """
 
-    def __init__(self, api_key: str | None = None) -> None:
-        self.__key = api_key or None
+    def __init__(self, api_key: str | Secret | None = None) -> None:
+        self.__key = Secret.wrap(api_key) or None  # masked in any repr or traceback
         self._source = "passed to ChatPanel" if api_key else ""
         self._provider: Any = None
         self.on_change: Callable[[], object] | None = None  # called after a key is typed
@@ -46,10 +47,10 @@ class KeyField:
         value = (change["new"] or "").strip()
         if not value:
             return
-        self.__key = value
+        self.__key = Secret(value)
         self._source = "typed in panel"
         if self._provider is not None:  # shared with %%chat, like the conversations
-            keys.remember(self._provider, value)
+            keys.remember(self._provider, self.__key)
         self.password.value = ""
         self._show()
         if self.on_change is not None:
@@ -65,7 +66,7 @@ class KeyField:
         return getattr(self._provider, "api_key_env", None)
 
     @property
-    def _stored(self) -> str | None:
+    def _stored(self) -> Secret | None:
         return keys.lookup(self._provider) if self._provider is not None else None
 
     def clear(self) -> None:
@@ -75,11 +76,10 @@ class KeyField:
         self._show()
 
     @property
-    def key(self) -> str | None:
-        """The key to use: typed or passed in, else one kept by `%chat_key`, else the environment's."""
-        if self.__key:
-            return self.__key
-        return self._stored or (os.environ.get(self._env_name) if self._env_name else None)
+    def key(self) -> Secret | None:
+        """The key to use: typed or passed in, else one kept by `%chat_key` (else the core reads the
+        provider's environment variable itself)."""
+        return self.__key or self._stored
 
     @property
     def description(self) -> str:

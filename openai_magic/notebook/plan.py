@@ -12,8 +12,8 @@ import os
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
-from urllib.parse import urlsplit
 
+from ..core.urls import strip_credentials
 from . import keys
 from .conversation import Conversation, get_conversation
 from .options import ChatOptions
@@ -56,16 +56,8 @@ def provider_label(provider: Any) -> str:
     """A short human name for a provider class: its label, or its base URL's host for custom ones."""
     label = str(getattr(provider, "label", "") or "")
     if getattr(provider, "__name__", "") == "Custom" or not label:
-        return public_url(str(getattr(provider, "api_base", None) or label or "custom"))
+        return strip_credentials(str(getattr(provider, "api_base", None) or label or "custom"))
     return label
-
-
-def public_url(url: str) -> str:
-    """`url` without `user:password@` (credentials in a URL are secrets too)."""
-    parts = urlsplit(url)
-    if "@" not in parts.netloc:
-        return url
-    return parts._replace(netloc=parts.netloc.rpartition("@")[2]).geturl()
 
 
 def base_url(provider: Any) -> str | None:
@@ -75,9 +67,9 @@ def base_url(provider: Any) -> str | None:
     if provider is providers.Demo:
         server = providers.Demo._server
         url = os.environ.get("OPENAI_MAGIC_DEMO_URL") or (server.base_url if server is not None else None)
-        return public_url(url) if url else None
+        return strip_credentials(url) if url else None
     try:
-        return public_url(provider.get_api_base())
+        return strip_credentials(provider.get_api_base())
     except Exception:  # a preset whose base URL cannot be computed here: say nothing rather than fail
         return None
 
@@ -234,6 +226,5 @@ __all__ = [
     "base_url",
     "plan_turn",
     "provider_label",
-    "public_url",
     "resolve_provider",
 ]

@@ -17,11 +17,12 @@ between two calls loses nothing.
 
 from __future__ import annotations
 
+import math
 import threading
 import time
 from typing import Any
 
-from ..core.responses import FinishReason, ImageResponse, ProviderInfo, Reasoning, Usage
+from ..core.responses import FinishReason, ImageResponse, ProviderInfo, Reasoning, RetryWait, Usage
 from .blocks import BlockStream, markdown_parser
 from .render_parts import METADATA_KEY, THINKING, footer_text
 from .sinks import Sink
@@ -93,6 +94,9 @@ class StreamRenderer:
             self.finish_reason = item.reason
         elif isinstance(item, ProviderInfo):
             self.model = item.model or self.model
+        elif isinstance(item, RetryWait):
+            if item.seconds >= 1:  # shorter waits pass unnoticed
+                self.sink.waiting(f"{item.reason}, retrying in {math.ceil(item.seconds)} s")
         elif isinstance(item, ImageResponse):
             self._mark_first()
             for src in item.images:

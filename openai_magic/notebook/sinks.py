@@ -28,6 +28,10 @@ class Sink:
     def status(self, text: str | None) -> None:
         """Show (or with None, clear) the "thinking..." indicator."""
 
+    def waiting(self, text: str) -> None:
+        """Say, until the answer comes, why there is none yet ("rate limited, retrying in 12 s")."""
+        self.status(f"_{text}_")
+
     def reasoning(self, text: str, done: bool) -> None:
         """Show the reasoning so far, collapsed."""
 
@@ -67,6 +71,9 @@ class TextSink(Sink):
     def _write(self, text: str) -> None:
         self.stream.write(text)
         self.stream.flush()
+
+    def waiting(self, text: str) -> None:
+        self._write(f"[{text}]\n")
 
     def reasoning(self, text: str, done: bool) -> None:
         if not self._thinking:
@@ -142,7 +149,7 @@ class InterruptSafe(Sink):
 
 
 _SINK_METHODS = frozenset(
-    ("status", "reasoning", "block", "delta", "final", "image", "footer", "error", "notice")
+    ("status", "waiting", "reasoning", "block", "delta", "final", "image", "footer", "error", "notice")
 )
 
 

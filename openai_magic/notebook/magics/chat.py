@@ -51,7 +51,8 @@ class ChatMagics(ChatMagicsConfig):
     def chat(self, line: str, cell: str | None = None) -> Any:
         """Chat with a model: `%%chat [options]` (cell body = prompt) or `%chat [options] prompt`."""
         if cell is None:
-            option_text, prompt = split_options(line, self.chat.parser)
+            parser = self.chat.parser  # type: ignore[attr-defined]  # set by @magic_arguments
+            option_text, prompt = split_options(line, parser)
         else:
             option_text, prompt = line, cell[:-1] if cell.endswith("\n") else cell  # IPython adds one
         args = parse(self.chat, option_text, self.expand)

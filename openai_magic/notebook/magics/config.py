@@ -18,19 +18,20 @@ from .. import options as opts
 def config_trait(name: str) -> TraitType[Any, Any]:
     """The trait for one option: its type, default, bounds, choices and help."""
     spec, kind = opts.spec(name), opts.base_type(name)
-    default = next(f.default for f in opts.fields() if f.name == name)
-    none = default is None
+    default: Any = next(f.default for f in opts.fields() if f.name == name)
+    common: dict[str, Any] = {"allow_none": default is None, "help": spec.help}
+    bounds: dict[str, Any] = {"min": spec.minimum, "max": spec.maximum}
     trait: TraitType[Any, Any]
     if spec.choices:
-        trait = Enum(spec.choices, default_value=default, allow_none=none, help=spec.help)
+        trait = Enum(spec.choices, default_value=default, **common)
     elif kind is bool:
         trait = Bool(default, help=spec.help)
     elif kind is float:
-        trait = Float(default, allow_none=none, min=spec.minimum, max=spec.maximum, help=spec.help)
+        trait = Float(default, **common, **bounds)
     elif kind is int:
-        trait = Int(default, allow_none=none, min=spec.minimum, max=spec.maximum, help=spec.help)
+        trait = Int(default, **common, **bounds)
     elif kind is str:
-        trait = Unicode(default, allow_none=none, help=spec.help)
+        trait = Unicode(default, **common)
     else:
         raise TypeError(f"option {name!r}: no trait for {kind.__name__} values")
     return trait.tag(config=True)
