@@ -404,7 +404,8 @@ async def test_key_typed_in_the_panel_is_kept_for_the_magics(keyed_server, key_s
     await loaded(panel)
     password = next(w for w in tree(panel.widget) if isinstance(w, widgets.Password))
     password.set_state({"value": SENTINEL_KEY})
-    assert key_store.lookup(resolve_provider(keyed_server.base_url)[0]) == SENTINEL_KEY
+    stored = key_store.lookup(resolve_provider(keyed_server.base_url)[0])
+    assert stored is not None and stored.reveal() == SENTINEL_KEY and SENTINEL_KEY not in repr(stored)
 
 
 async def test_key_status_from_environment(monkeypatch):
