@@ -50,8 +50,24 @@ class Entry:
     time: float = field(default_factory=time.time)
 
     def message(self) -> dict[str, Any]:
-        """The OpenAI-format message for a request."""
-        return {"role": self.role, "content": self.content}
+        """The OpenAI-format message for a request (with its tool calls, or the call it answers)."""
+        message: dict[str, Any] = {"role": self.role, "content": self.content}
+        if self.meta.get("tool_calls"):
+            message["tool_calls"] = self.meta["tool_calls"]
+        if self.role == "tool":
+            message["tool_call_id"] = self.meta.get("tool_call_id", "")
+            if self.meta.get("name"):
+                message["name"] = self.meta["name"]
+        return message
+
+    @classmethod
+    def of_message(cls, message: dict[str, Any]) -> Entry:
+        """A tool-loop message (assistant `tool_calls`, or a `tool` result) as an entry."""
+        meta = {k: message[k] for k in ("tool_calls", "tool_call_id", "name") if message.get(k)}
+        content = message.get("content")
+        return cls(
+            str(message.get("role", "assistant")), content if isinstance(content, str) else "", meta=meta
+        )
 
 
 class Conversation:
@@ -119,15 +135,25 @@ class Conversation:
         interrupted: bool = False,
         error: str | None = None,
         model: str | None = None,
+        tool_messages: list[dict[str, Any]] | None = None,
         **meta: Any,
     ) -> None:
-        """Append a user prompt and its (possibly partial) answer."""
+        """Append a user prompt, the tool calls and results of its loop (if any) and its answer."""
         if model:
             meta["model"] = model
-        user = Entry("user", prompt)
-        answer_entry = Entry("assistant", answer, interrupted=interrupted, error=error, meta=meta)
-        self.entries += [user, answer_entry]
-        self._changed([user, answer_entry])
+        added = [Entry("user", prompt)]
+        names: dict[str, str] = {}  # tool call id -> function name, to show which function answered
+        for message in tool_messages or ():
+            entry = Entry.of_message(message)
+            for call in entry.meta.get("tool_calls", []):
+                if isinstance(call, dict):
+                    names[str(call.get("id"))] = str(call.get("function", {}).get("name", ""))
+            if entry.role == "tool" and not entry.meta.get("name"):
+                entry.meta["shown_name"] = names.get(str(entry.meta.get("tool_call_id")), "")
+            added.append(entry)
+        added.append(Entry("assistant", answer, interrupted=interrupted, error=error, meta=meta))
+        self.entries += added
+        self._changed(added)
 
     def clear(self) -> None:
         """Forget every message."""
@@ -153,6 +179,9 @@ class Conversation:
             if entry.role == "user":
                 turn += 1
                 lines += [f"## Turn {turn}", ""]
+            if entry.role == "tool" or entry.meta.get("tool_calls"):
+                lines += [tool_markdown(entry), ""]
+                continue
             heading = "**You**" if entry.role == "user" else "**Assistant**"
             model = entry.meta.get("model")
             if entry.role == "assistant" and model:
@@ -171,6 +200,20 @@ class Conversation:
         text = self.to_json() if target.suffix.lower() == ".json" else self.to_markdown()
         target.write_text(text, encoding="utf-8")
         return target
+
+
+def tool_markdown(entry: Entry) -> str:
+    """A tool call or a tool result, readably: the call as `name(arguments)`, the result as a block."""
+    if entry.role == "tool":
+        name = entry.meta.get("name") or entry.meta.get("shown_name") or "tool"
+        fence = "````" if "```" in entry.content else "```"
+        return f"**Tool** `{name}` returned:\n\n{fence}\n{entry.content}\n{fence}"
+    calls = []
+    for call in entry.meta.get("tool_calls", []):
+        function = call.get("function", {}) if isinstance(call, dict) else {}
+        calls.append(f"`{function.get('name', '?')}({function.get('arguments', '')})`")
+    said = f"{entry.content}\n\n" if entry.content else ""
+    return f"{said}**Assistant** called " + ", ".join(calls)
 
 
 def demote_headings(text: str, by: int) -> str:

@@ -16,14 +16,16 @@ other parts to empty instead.
 from __future__ import annotations
 
 import base64
+import contextlib
 import html
 import json
 import re
 import sys
 import uuid
+from collections.abc import Iterator
 from typing import Any
 
-from .render_parts import METADATA_KEY, image_bytes, reasoning_html
+from .render_parts import METADATA_KEY, image_bytes, reasoning_html, tool_html, tool_text
 from .sinks import Sink
 
 _EMPHASIS_BREAKERS = re.compile(r"([\\`*_<\[\]])")
@@ -47,6 +49,8 @@ _state = {"style_sent": False}
 class DisplaySink(Sink):
     """IPython display outputs; `fmt` markdown/code stream Markdown parts, html/json show at the end."""
 
+    _publishing = False  # set while this module publishes (the capture hook lets those pass)
+
     def __init__(self, fmt: str = "markdown", *, owned: bool = False) -> None:
         self.fmt = fmt
         self.owned = owned
@@ -58,6 +62,8 @@ class DisplaySink(Sink):
         self._reasoning = ""
         self._parts: list[str] = []  # display ids of the streamed parts
         self._replay: list[tuple[str, Any, Any]] = []  # what to show again after clear_output
+        self._calls: dict[str, tuple[Any, str]] = {}  # tool call id -> (call, display id)
+        self._streams: tuple[Any, Any] = (sys.stdout, sys.stderr)  # where this sink itself prints
         self._received = 0
 
     def _id(self) -> str:
@@ -68,6 +74,15 @@ class DisplaySink(Sink):
     def _show(
         bundle: dict[str, Any], display_id: str | None, update: bool = False, metadata: Any = None
     ) -> None:
+
+        DisplaySink._publishing = True
+        try:
+            DisplaySink._publish(bundle, display_id, update, metadata)
+        finally:
+            DisplaySink._publishing = False
+
+    @staticmethod
+    def _publish(bundle: dict[str, Any], display_id: str | None, update: bool, metadata: Any) -> None:
         from IPython.display import display, update_display
 
         if update:
@@ -121,14 +136,70 @@ class DisplaySink(Sink):
         self._replay.append(("image", bundle, md))
         self._show(bundle, None, metadata=md)
 
+    def tool_call(self, call: Any) -> None:
+        self.status(None)
+        display_id = self._id()
+        self._calls[call.id] = (call, display_id)
+        bundle = {"text/html": tool_html(call), "text/plain": tool_text(call)}
+        self._replay.append(("tool", call.id, bundle))
+        self._show(bundle, display_id)
+
+    def tool_result(self, result: Any) -> None:
+        if result.id not in self._calls:
+            return
+        call, display_id = self._calls[result.id]
+        bundle = {"text/html": tool_html(call, result), "text/plain": tool_text(call, result)}
+        # In place: the stdout/stderr tees append to this very list.
+        self._replay[:] = [
+            (k, v, bundle if k == "tool" and v == result.id else md) for k, v, md in self._replay
+        ]
+        self._show(bundle, display_id, update=True)
+
     def notice(self, text: str) -> None:
-        self._replay.append(("notice", text, None))
-        print(text, flush=True)
+        self._replay.append(("stdout", text + "\n", None))
+        self._write(self._streams[0], text + "\n")
 
     def error(self, text: str) -> None:
         self.status(None)
-        self._replay.append(("error", text, None))
-        print(text, file=sys.stderr, flush=True)
+        self._replay.append(("stderr", text + "\n", None))
+        self._write(self._streams[1], text + "\n")
+
+    @staticmethod
+    def _write(stream: Any, text: str) -> None:
+        stream.write(text)
+        stream.flush()
+
+    @contextlib.contextmanager
+    def capture(self) -> Iterator[None]:
+        """While the turn runs, keep what else the cell shows (a tool's prints and plots) to show it
+        again after `clear_output`: stdout/stderr through a tee (as IPython's `capture_output`
+        does), displays through ipykernel's display-publisher hook (as ipywidgets' Output does)."""
+        if not self.owned:
+            yield
+            return
+        from IPython import get_ipython
+
+        publisher = getattr(get_ipython(), "display_pub", None)
+        hooks = getattr(publisher, "register_hook", None)
+        self._streams = (sys.stdout, sys.stderr)
+        tees = (_Tee(sys.stdout, "stdout", self._replay), _Tee(sys.stderr, "stderr", self._replay))
+        hook = self._foreign_display
+        try:
+            sys.stdout, sys.stderr = tees
+            if hooks is not None:
+                hooks(hook)
+            yield
+        finally:
+            sys.stdout, sys.stderr = self._streams
+            if publisher is not None and hooks is not None:
+                publisher.unregister_hook(hook)
+
+    def _foreign_display(self, msg: Any) -> Any:
+        """A display this sink did not make (e.g. a tool's plot): remember it for after the clear."""
+        if not self._publishing and msg.get("msg_type") == "display_data":
+            content = msg.get("content", {})
+            self._replay.append(("display", content.get("data", {}), content.get("metadata", {})))
+        return msg
 
     # -- the end --------------------------------------------------------------------------------
 
@@ -153,15 +224,18 @@ class DisplaySink(Sink):
         from IPython.display import clear_output
 
         clear_output(wait=True)
-        for kind, value, _ in self._replay:
-            if kind == "notice":
-                print(value, flush=True)
-            elif kind == "error":
-                print(value, file=sys.stderr, flush=True)
+        for kind, value, md in self._replay:
+            if kind in ("stdout", "stderr"):
+                self._write(self._streams[kind == "stderr"], value)
+            elif kind == "display":
+                self._show(value, None, metadata=md)
         if self._reasoning:
             self._show(
                 {"text/html": reasoning_html(self._reasoning, True), "text/plain": "[reasoning]"}, None
             )
+        for kind, _, tool_bundle in self._replay:
+            if kind == "tool":  # the calls, as they ended, before the answer they led to
+                self._show(tool_bundle, None)
         if bundle:
             self._export_style()
             self._show(bundle, None, metadata=metadata)
@@ -207,6 +281,24 @@ def _image_bundle(src: str, alt: str) -> dict[str, Any]:
         mime if mime.startswith("image/") else "image/png": base64.b64encode(data).decode(),
         "text/plain": plain,
     }
+
+
+class _Tee:
+    """A text stream that writes through to `stream` and records what it wrote, in order."""
+
+    def __init__(self, stream: Any, name: str, record: list[tuple[str, Any, Any]]) -> None:
+        self.stream, self.name, self.record = stream, name, record
+
+    def write(self, text: str) -> int:
+        if text:
+            self.record.append((self.name, text, None))
+        return int(self.stream.write(text) or 0)
+
+    def flush(self) -> None:
+        self.stream.flush()
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.stream, name)
 
 
 __all__ = ["DisplaySink"]

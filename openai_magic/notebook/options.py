@@ -148,6 +148,23 @@ class ChatOptions:
         metavar="VAR",
     )
     raw: bool = option(False, "--raw", help="No {name} interpolation.", surfaces=frozenset({MAGIC}))
+    tools: tuple[Any, ...] | None = option(
+        None,
+        "--tools",
+        help="Python functions the model may call: NAME[,NAME...] of functions or lists (repeatable).",
+        surfaces=TURN,
+        metavar="NAME[,NAME...]",
+    )
+    max_steps: int = option(
+        8, "--max-steps", help="At most this many model replies in a tool loop.", minimum=1
+    )
+    confirm: bool = option(
+        False,
+        "--confirm",
+        help="Ask before each tool call (allow, deny, allow all).",
+        surfaces=TURN,
+        widget="toggle",
+    )
     timeout: float | None = option(None, "--timeout", help="Request timeout in seconds.", minimum=0)
     throttle: float = option(
         1 / 15,
@@ -228,7 +245,7 @@ def check(name: str, value: Any) -> None:
     if kind is float and isinstance(value, int) and not isinstance(value, bool):
         value = float(value)
     if kind is tuple and isinstance(value, list | tuple):
-        if not all(isinstance(item, str) for item in value):
+        if _item_types().get(name) is str and not all(isinstance(item, str) for item in value):
             raise TypeError(f"{name} takes strings")
         return
     if kind is dict and isinstance(value, dict):
@@ -259,6 +276,18 @@ def _known(given: dict[str, Any], owner: str, allowed: set[str] | None = None) -
 @cache
 def _specs() -> dict[str, Spec]:
     return {f.name: f.metadata.get("spec", Spec()) for f in fields()}
+
+
+@cache
+def _item_types() -> dict[str, Any]:
+    """The item type of each tuple option (`str` for --stop; anything for --tools)."""
+    found: dict[str, Any] = {}
+    for name, hint in typing.get_type_hints(ChatOptions).items():
+        if typing.get_origin(hint) in (typing.Union, types.UnionType):
+            hint = next(a for a in typing.get_args(hint) if a is not type(None))
+        if typing.get_origin(hint) is tuple:
+            found[name] = typing.get_args(hint)[0]
+    return found
 
 
 @cache

@@ -16,6 +16,7 @@ from typing import Any
 
 import ipywidgets as widgets
 
+from .confirm import AskButtons
 from .conversation import Conversation, conversation_names, get_conversation
 from .errorline import describe
 from .options import DEFAULT_CONVERSATION, PANEL, ChatOptions
@@ -23,6 +24,7 @@ from .panel_answer import AnswerView, user_turn
 from .panel_controls import CUSTOM, DEFAULT, Controls
 from .panel_key import KeyField
 from .panel_models import ModelList
+from .panel_params import tools_html
 from .panel_transcript import Transcript
 from .plan import UnknownProviderError, plan_turn, provider_label, resolve_provider
 from .turn import FAILED, INTERRUPTED, Turn, compare
@@ -56,6 +58,7 @@ class ChatPanel:
         self._models.wanted = model
         self._models.compare_wanted = list(compare or [])
         self.ui.params.show(self._defaults)
+        self.ui.tools_list.value = tools_html(self._defaults.tools)
         self.ui.compare.value = bool(compare)
         self._select_provider(provider)
         self._wire()
@@ -313,7 +316,8 @@ class ChatPanel:
         view = AnswerView()
         self._transcript.append(view)
         plan = await self._plan(prompt, media, view)
-        turn = Turn(plan, view, throttle=plan.options.throttle)
+        confirm = AskButtons(view) if plan.options.confirm else None
+        turn = Turn(plan, view, throttle=plan.options.throttle, confirm=confirm)
         with self._transcript.own_turn():
             result = await turn.run()
         self._transcript.show_status()
@@ -334,7 +338,13 @@ class ChatPanel:
         self._transcript.append(row)
         plan = await self._plan(prompt, media, columns[0], image=False, model=models[0])
         turns = [
-            Turn(plan.with_model(m), view, throttle=plan.options.throttle, record=False)
+            Turn(
+                plan.with_model(m),
+                view,
+                throttle=plan.options.throttle,
+                record=False,
+                confirm=AskButtons(view) if plan.options.confirm else None,
+            )
             for view, m in zip(columns, models, strict=True)
         ]
         results = await compare(turns)

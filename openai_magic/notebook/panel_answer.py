@@ -54,6 +54,8 @@ class AnswerView(widgets.VBox, Sink):
         self.title = widgets.HTML(f"<b>{html.escape(title)}</b>" if title else "")
         self.status_line = widgets.HTML()
         self.reasoning_box = widgets.HTML(layout=widgets.Layout(display="none"))
+        self.tools = widgets.VBox()  # one block per tool call, completed when it returns
+        self._calls: dict[str, tuple[Any, widgets.HTML]] = {}
         self.blocks = widgets.VBox()
         self.images = widgets.HTML(layout=widgets.Layout(display="none"))
         self.footer_line = widgets.HTML()
@@ -66,6 +68,7 @@ class AnswerView(widgets.VBox, Sink):
         children += [
             self.status_line,
             self.reasoning_box,
+            self.tools,
             self.blocks,
             self.images,
             self.footer_line,
@@ -107,6 +110,21 @@ class AnswerView(widgets.VBox, Sink):
         """The complete answer as one rendering, identical to rendering the whole text at once."""
         self.status(None)
         self.blocks.children = (widgets.HTML(_safe_parser().render(answer)),) if answer else ()
+
+    def tool_call(self, call: Any) -> None:
+        from .render_parts import tool_html
+
+        self.status(None)
+        block = widgets.HTML(tool_html(call))
+        self._calls[call.id] = (call, block)
+        self.tools.children = (*self.tools.children, block)
+
+    def tool_result(self, result: Any) -> None:
+        from .render_parts import tool_html
+
+        if result.id in self._calls:
+            call, block = self._calls[result.id]
+            block.value = tool_html(call, result)
 
     def image(self, src: str, alt: str, metadata: dict[str, Any]) -> None:
         self.status(None)

@@ -72,6 +72,7 @@ class Controls:
         )
         self.compare_models.layout.display = "none"
         self.params = ParamWidgets()
+        self.tools_list = _css(widgets.HTML(), "openai-magic-tools")  # the functions the model may call
 
         self.thread = _css(
             widgets.Combobox(placeholder="name: pick or type", description="thread", continuous_update=False),

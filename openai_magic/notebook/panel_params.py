@@ -6,6 +6,7 @@ default applies, exactly as when a magic option is left out.
 
 from __future__ import annotations
 
+import html
 from typing import Any
 
 import ipywidgets as widgets
@@ -139,4 +140,18 @@ class ParamWidgets:
             widget.value = getattr(options, name)
 
 
-__all__ = ["ParamWidgets"]
+def tools_html(tools: Any) -> str:
+    """The functions the model may call, with the first line of each docstring."""
+    if not tools:
+        return "<small>tools: none (ChatPanel(tools=[fn, ...]) offers Python functions)</small>"
+    rows = []
+    for tool in tools:
+        name = getattr(tool, "__name__", None) or (
+            tool.get("function", {}).get("name") if isinstance(tool, dict) else str(tool)
+        )
+        doc = (getattr(tool, "__doc__", None) or "").strip().splitlines()
+        rows.append(f"<code>{html.escape(str(name))}</code> {html.escape(doc[0]) if doc else ''}")
+    return "<small><b>tools</b>: " + "; ".join(rows) + "</small>"
+
+
+__all__ = ["ParamWidgets", "tools_html"]

@@ -100,6 +100,13 @@ class Transcript:
 
 def entry_widget(entry: Entry) -> widgets.Widget:
     """A thread entry as the transcript shows it."""
+    if entry.role == "tool" or entry.meta.get("tool_calls"):
+        from .conversation import tool_markdown
+        from .panel_answer import _safe_parser
+
+        return widgets.HTML(
+            f"<div class='openai-magic-tool-entry'>{_safe_parser().render(tool_markdown(entry))}</div>"
+        )
     return user_turn(entry.content) if entry.role == "user" else AnswerView.of_entry(entry)
 
 

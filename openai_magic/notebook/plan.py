@@ -98,8 +98,8 @@ class Plan:
         image = _is_image(self.provider, model)
         return Plan(**{**self.__dict__, "model": model, "image": image})
 
-    def request_kwargs(self) -> dict[str, Any]:
-        """Keyword arguments for `provider.create_async_generator`."""
+    def request_kwargs(self, confirm: Any = None) -> dict[str, Any]:
+        """Keyword arguments for `provider.create_async_generator`; `confirm` asks before tool calls."""
         options = self.options
         kwargs: dict[str, Any] = {
             "model": self.model,
@@ -121,14 +121,24 @@ class Plan:
             kwargs["timeout"] = options.timeout
         if options.extra:
             kwargs["extra_data"] = dict(options.extra)
+        if options.tools and not self.image:
+            kwargs["tools"] = list(options.tools)
+            kwargs["max_steps"] = options.max_steps
+            if options.confirm and confirm is not None:
+                kwargs["confirm"] = confirm
         return kwargs
 
     def metadata(self) -> dict[str, Any]:
         """Provider, model and parameters for output metadata and the log; never a key or credentials."""
+        tools = [getattr(t, "__name__", None) or str(t) for t in self.options.tools or ()]
         return {
             "provider": self.label,
             "model": self.model,
-            "parameters": {**self.options.parameters(), **({"image": True} if self.image else {})},
+            "parameters": {
+                **self.options.parameters(),
+                **({"image": True} if self.image else {}),
+                **({"tools": tools, "max_steps": self.options.max_steps} if tools else {}),
+            },
             "conversation": self.conversation.name,
         }
 

@@ -22,7 +22,18 @@ import threading
 import time
 from typing import Any
 
-from ..core.responses import FinishReason, ImageResponse, ProviderInfo, Reasoning, RetryWait, Usage
+from ..core.responses import (
+    FinishReason,
+    ImageResponse,
+    Notice,
+    ProviderInfo,
+    Reasoning,
+    RetryWait,
+    ToolCall,
+    ToolMessages,
+    ToolResult,
+    Usage,
+)
 from .blocks import BlockStream, markdown_parser
 from .render_parts import METADATA_KEY, THINKING, footer_text
 from .sinks import Sink
@@ -61,11 +72,18 @@ class StreamRenderer:
         self._pending = ""
         self._shown: list[str] = []  # what the sink has shown of each block
         self._stable = 0  # blocks before this index are settled and shown: never compared again
+        self.tool_messages: list[dict[str, Any]] = []  # a tool loop's messages, for the thread
+        self._final_from = 0  # where the text after the last tool step starts (the final reply)
 
     @property
     def answer(self) -> str:
         """The answer text received so far."""
         return "".join(self._parts)
+
+    @property
+    def final_reply(self) -> str:
+        """The text after the last tool step (all of it when no tool ran)."""
+        return self.answer[self._final_from :]
 
     @property
     def reasoning_text(self) -> str:
@@ -94,6 +112,16 @@ class StreamRenderer:
             self.finish_reason = item.reason
         elif isinstance(item, ProviderInfo):
             self.model = item.model or self.model
+        elif isinstance(item, ToolCall):
+            self.flush()  # what the model said before its call is shown before the call
+            self.sink.tool_call(item)
+        elif isinstance(item, ToolResult):
+            self.sink.tool_result(item)
+        elif isinstance(item, ToolMessages):
+            self.tool_messages.extend(item.messages)
+            self._final_from = len(self.answer)
+        elif isinstance(item, Notice):
+            self.sink.notice(item.text)
         elif isinstance(item, RetryWait):
             if item.seconds >= 1:  # shorter waits pass unnoticed
                 self.sink.waiting(f"{item.reason}, retrying in {math.ceil(item.seconds)} s")

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 import html
+import json
 from typing import Any
 
 METADATA_KEY = "openai_magic"
@@ -54,6 +55,47 @@ def footer_text(
     return " · ".join(parts)
 
 
+def tool_call_text(name: str, arguments: Any) -> str:
+    """`name(a=1, b="x")` for a call's decoded arguments (or its raw text when they were not JSON)."""
+    if isinstance(arguments, dict):
+        return (
+            f"{name}("
+            + ", ".join(f"{k}={json.dumps(v, ensure_ascii=False)}" for k, v in arguments.items())
+            + ")"
+        )
+    return f"{name}({arguments})"
+
+
+def tool_html(call: Any, result: Any = None) -> str:
+    """One tool call as a collapsed block: the call, then (once it returned) its result or error."""
+    head = html.escape(tool_call_text(call.name, call.arguments))
+    if result is None:
+        state = "<i>running…</i>"
+    elif result.error:
+        state = f"<span style='color:#b00'>{html.escape(result.error)}</span> · {result.seconds:.2f} s"
+    else:
+        state = f"{result.seconds:.2f} s"
+    pre = "<pre style='white-space:pre-wrap'>{}</pre>"
+    arguments = json.dumps(call.arguments, indent=2, ensure_ascii=False, default=str)
+    body = pre.format(html.escape(arguments))
+    if result is not None:
+        body += f"<b>{'error' if result.error else 'result'}</b>" + pre.format(html.escape(result.output))
+    return (
+        f"<details class='openai-magic-tool'><summary>🔧 <code>{head}</code> · {state}</summary>"
+        f"<b>arguments</b>{body}</details>"
+    )
+
+
+def tool_text(call: Any, result: Any = None) -> str:
+    """The same in one plain line."""
+    head = tool_call_text(call.name, call.arguments)
+    if result is None:
+        return f"[tool {head} ...]"
+    output = " ".join((result.error or result.output).split())
+    output = output if len(output) <= 200 else output[:197] + "..."
+    return f"[tool {head} -> {output} ({result.seconds:.2f} s)]"
+
+
 def image_bytes(src: str) -> bytes | None:
     """The bytes of a `data:` URI image, None for a plain URL."""
     if src.startswith("data:") and "," in src:
@@ -63,4 +105,13 @@ def image_bytes(src: str) -> bytes | None:
     return None
 
 
-__all__ = ["METADATA_KEY", "THINKING", "footer_text", "image_bytes", "reasoning_html"]
+__all__ = [
+    "METADATA_KEY",
+    "THINKING",
+    "footer_text",
+    "image_bytes",
+    "reasoning_html",
+    "tool_call_text",
+    "tool_html",
+    "tool_text",
+]

@@ -16,7 +16,7 @@ import threading
 from collections.abc import Iterator
 from typing import Any, TextIO
 
-from .render_parts import image_bytes
+from .render_parts import image_bytes, tool_text
 
 
 class Sink:
@@ -31,6 +31,12 @@ class Sink:
     def waiting(self, text: str) -> None:
         """Say, until the answer comes, why there is none yet ("rate limited, retrying in 12 s")."""
         self.status(f"_{text}_")
+
+    def tool_call(self, call: Any) -> None:
+        """A tool call is about to run (`responses.ToolCall`): show it as a block."""
+
+    def tool_result(self, result: Any) -> None:
+        """The call with `result.id` returned (`responses.ToolResult`): complete its block."""
 
     def reasoning(self, text: str, done: bool) -> None:
         """Show the reasoning so far, collapsed."""
@@ -67,6 +73,7 @@ class TextSink(Sink):
         self.stream = stream or sys.stdout
         self._wrote = False
         self._thinking = False
+        self._calls: dict[str, Any] = {}
 
     def _write(self, text: str) -> None:
         self.stream.write(text)
@@ -74,6 +81,15 @@ class TextSink(Sink):
 
     def waiting(self, text: str) -> None:
         self._write(f"[{text}]\n")
+
+    def tool_call(self, call: Any) -> None:
+        self._calls[call.id] = call
+        self._write(tool_text(call) + "\n")
+
+    def tool_result(self, result: Any) -> None:
+        call = self._calls.get(result.id)
+        if call is not None:
+            self._write(tool_text(call, result) + "\n")
 
     def reasoning(self, text: str, done: bool) -> None:
         if not self._thinking:
@@ -149,7 +165,20 @@ class InterruptSafe(Sink):
 
 
 _SINK_METHODS = frozenset(
-    ("status", "waiting", "reasoning", "block", "delta", "final", "image", "footer", "error", "notice")
+    (
+        "status",
+        "waiting",
+        "reasoning",
+        "tool_call",
+        "tool_result",
+        "block",
+        "delta",
+        "final",
+        "image",
+        "footer",
+        "error",
+        "notice",
+    )
 )
 
 

@@ -46,6 +46,7 @@ class TurnResult:
     error: str | None = None  # the one line shown
     exception: BaseException | None = field(default=None, repr=False)
     metadata: dict[str, Any] = field(default_factory=dict)
+    tool_messages: list[dict[str, Any]] = field(default_factory=list)  # a tool loop's, in order
 
     @property
     def ok(self) -> bool:
@@ -66,8 +67,12 @@ class TurnResult:
 class Turn:
     """One request and its answer; `run_sync()` for sync callers, `await run()` on an event loop."""
 
-    def __init__(self, plan: Plan, sink: Sink, *, throttle: float, record: bool = True) -> None:
+    def __init__(
+        self, plan: Plan, sink: Sink, *, throttle: float, record: bool = True, confirm: Any = None
+    ) -> None:
         self.plan = plan
+        self.confirm = confirm  # asks before each tool call (`--confirm`); the surface supplies it
+        self._sink = sink
         self.sink = InterruptSafe(sink)
         self.record = record
         self.throttle = throttle
@@ -78,7 +83,7 @@ class Turn:
     # -- the steps both loops share -----------------------------------------------------------------
 
     def _request(self) -> AsyncIterator[Any]:
-        kwargs = self.plan.request_kwargs()
+        kwargs = self.plan.request_kwargs(confirm=self.confirm)
         return with_ticks(self.plan.provider.create_async_generator(**kwargs), self.throttle)
 
     def handle(self, item: Any) -> None:
@@ -108,6 +113,7 @@ class Turn:
         result = TurnResult(
             plan=plan,
             answer=renderer.answer,
+            tool_messages=list(renderer.tool_messages),
             reasoning=renderer.reasoning_text,
             images=list(renderer.images),
             model=renderer.model,
@@ -120,10 +126,11 @@ class Turn:
         if self.record and plan.options.history and not plan.image and (result.answer or result.ok):
             plan.conversation.add_turn(
                 plan.prompt,
-                result.answer,
+                renderer.final_reply,  # what the model said before a tool call is in the loop's messages
                 interrupted=outcome == INTERRUPTED,
                 error=self._error,
                 model=result.model,
+                tool_messages=result.tool_messages,
             )
         return result
 
@@ -131,6 +138,12 @@ class Turn:
 
     def run_sync(self) -> TurnResult:
         """Stream from sync code (the magics): the bridge runs the request; Ctrl-C interrupts."""
+
+        capture = getattr(self._sink, "capture", contextlib.nullcontext)
+        with capture():
+            return self._run_sync()
+
+    def _run_sync(self) -> TurnResult:
         from ..core import bridge
 
         outcome = DONE

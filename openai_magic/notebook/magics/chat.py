@@ -57,6 +57,8 @@ class ChatMagics(ChatMagicsConfig):
             option_text, prompt = line, cell[:-1] if cell.endswith("\n") else cell  # IPython adds one
         args = parse(self.chat, option_text, self.expand)
         options = options_from(args, configured(self))
+        if options.tools:
+            options = options.replace(tools=self.tools(options.tools))
         sink = self.sink(options, owned=cell is not None or self.owns_cell(line))
         if not options.raw:
             from ..interpolate import interpolate, notice
@@ -92,6 +94,27 @@ class ChatMagics(ChatMagicsConfig):
     def user_ns(self) -> dict[str, Any]:
         assert self.shell is not None
         return dict(self.shell.user_ns)
+
+    def tools(self, names: tuple[str, ...]) -> tuple[Any, ...]:
+        """`--tools f,g --tools helpers`: functions (or lists of them) from the notebook's namespace."""
+        found: list[Any] = []
+        for name in (n.strip() for value in names for n in str(value).split(",")):
+            if not name:
+                continue
+            value = self.user_ns.get(name.split(".")[0])
+            for attribute in name.split(".")[1:]:
+                value = getattr(value, attribute, None)
+            if (
+                isinstance(value, list | tuple)
+                and value
+                and all(callable(v) or isinstance(v, dict) for v in value)
+            ):
+                found.extend(value)
+            elif callable(value) and not isinstance(value, type):
+                found.append(value)
+            else:
+                raise UsageError(f"--tools {name}: no function, or list of functions, by that name")
+        return tuple(found)
 
     def media(self, items: tuple[str, ...]) -> list[Any]:
         """`--media` values: a variable (bytes, PIL image, or a list of them), a URL or data URI, a file."""
@@ -136,7 +159,10 @@ class ChatMagics(ChatMagicsConfig):
 
             error_line(describe(exc, surface="magic", provider=getattr(exc, "provider", None)))
             return None
-        result = Turn(plan, sink, throttle=options.throttle).run_sync()
+        from ..confirm import AskInput
+
+        confirm = AskInput(sink.notice) if options.confirm else None
+        result = Turn(plan, sink, throttle=options.throttle, confirm=confirm).run_sync()
         return self.deliver(result, options)
 
     def deliver(self, result: Any, options: Any) -> Any:
