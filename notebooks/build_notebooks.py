@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+import sys
 from pathlib import Path
 
 import nbformat
 from nbformat.v4 import new_code_cell, new_markdown_cell, new_notebook
 
 HERE = Path(__file__).resolve().parent
+sys.path.insert(0, str(HERE))
+
+from tools_cells import TOOLS  # noqa: E402
 
 M = new_markdown_cell
 C = new_code_cell
@@ -271,6 +275,7 @@ NOTEBOOKS = {
     "02_control_panel.ipynb": CONTROL_PANEL,
     "03_images_and_media.ipynb": IMAGES,
     "04_providers.ipynb": PROVIDERS,
+    "05_tools.ipynb": TOOLS,
 }
 
 

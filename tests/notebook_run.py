@@ -18,6 +18,7 @@ NOTEBOOK_NAMES = [
     "02_control_panel.ipynb",
     "03_images_and_media.ipynb",
     "04_providers.ipynb",
+    "05_tools.ipynb",
 ]
 
 

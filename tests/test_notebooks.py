@@ -281,3 +281,36 @@ def test_cli_demo_execute_writes_the_executed_quickstart(tmp_path: Path) -> None
     text = answer_text(cells[0])
     assert "```" in text and "|" in text
     assert all(c.execution_count for c in nb.cells if c.cell_type == "code")
+
+
+# -- 05 tools --------------------------------------------------------------------------------------
+
+
+def tool_blocks(cell: nbformat.NotebookNode) -> list[str]:
+    return [
+        o["data"]["text/html"]
+        for o in cell.outputs
+        if "openai-magic-tool" in o.get("data", {}).get("text/html", "")
+    ]
+
+
+def test_tools_answer_from_the_data_in_the_kernel(executed: dict[str, Executed]) -> None:
+    nb = executed["05_tools.ipynb"]
+    cell = nb.cell("%%chat --tools city_facts -o answer")
+    assert len(tool_blocks(cell)) == 2  # two calls in one reply
+    printed = output_text(nb.cell("print(answer[:200])"))
+    assert "2102650" in printed and "522250" in printed
+
+
+def test_tools_async_error_and_confirm(executed: dict[str, Executed]) -> None:
+    nb = executed["05_tools.ipynb"]
+    (forecast, facts) = tool_blocks(nb.cell("%%chat --tools travel"))
+    assert "Porto: sunny for 2 days" in forecast and "231800" in facts
+    (failed,) = tool_blocks(nb.cell("%%chat --tools exchange_rate"))
+    assert "ConnectionError: the rates service is down" in failed
+    confirm = nb.cell("--confirm")
+    assert "Cannot ask before calling tools here" in output_text(confirm)  # headless: nothing can answer
+    assert "denied by the user" in tool_blocks(confirm)[0]
+    history = output_text(nb.cell("%chat_history"), "text/markdown")
+    assert "**Tool** `city_facts` returned:" in history
+    assert "'additionalProperties': False" in output_text(nb.cell("tools.schema(forecast)"))
