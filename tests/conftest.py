@@ -3,10 +3,15 @@
 from __future__ import annotations
 
 import os
+import tempfile
 
 import pytest
 
 SENTINEL_KEY = "sk-test-SENTINEL-d0n0tl3ak-7f3a9c"
+
+# The turn log is on by default; the suite (and the kernels it starts, which inherit the environment)
+# writes to a log of its own, never to the developer's.
+os.environ["OPENAI_MAGIC_LOG"] = os.path.join(tempfile.mkdtemp(prefix="openai-magic-log-"), "log.db")
 
 # Never let a developer's real key or base URL leak into the suite; the opt-in live target
 # (tests/test_live.py, OPENAI_MAGIC_TEST_*) keeps its own variables.

@@ -172,6 +172,21 @@ class ChatOptions:
         surfaces=frozenset({CONFIG}),
         minimum=0,
     )
+    log: bool = option(
+        True,
+        help="Record every turn in the local SQLite log (docs/log.md); $OPENAI_MAGIC_LOG=0 turns it off.",
+        surfaces=frozenset({CONFIG, PANEL}),
+    )
+    log_path: str | None = option(
+        None,
+        help="Where the log lives (default: $OPENAI_MAGIC_LOG, else the per-user data directory).",
+        surfaces=frozenset({CONFIG, PANEL}),
+    )
+    restore: bool = option(
+        False,
+        help="Load the thread's earlier turns from the log (after a kernel restart).",
+        surfaces=frozenset({PANEL}),
+    )
     use_keyring: bool = option(
         False,
         help="Look keys up in the system keyring (needs `keyring`).",

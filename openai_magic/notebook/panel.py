@@ -66,6 +66,10 @@ class ChatPanel:
         if self._defaults.new:  # ChatPanel(new=True): start the thread afresh, once
             get_conversation(name).clear()
             self._defaults = self._defaults.replace(new=False)
+        elif self._defaults.restore and not get_conversation(name).entries:  # after a kernel restart
+            from . import turn_log
+
+            turn_log.restore(get_conversation(name), self._defaults)
         self.switch_conversation(name)
         self.load_models()
 
@@ -190,7 +194,10 @@ class ChatPanel:
 
     def clear_conversation(self) -> None:
         """Empty the current thread (and so the transcript of every panel showing it)."""
+        from . import turn_log
+
         self.conversation.clear()
+        turn_log.mark_cleared(self.conversation, self._defaults)
 
     def export(self, path: str | Path) -> Path:
         """Write the current thread as Markdown (.md) or JSON (.json)."""
@@ -343,6 +350,7 @@ class ChatPanel:
                 view,
                 throttle=plan.options.throttle,
                 record=False,
+                surface="compare",
                 confirm=AskButtons(view) if plan.options.confirm else None,
             )
             for view, m in zip(columns, models, strict=True)

@@ -68,9 +68,17 @@ class Turn:
     """One request and its answer; `run_sync()` for sync callers, `await run()` on an event loop."""
 
     def __init__(
-        self, plan: Plan, sink: Sink, *, throttle: float, record: bool = True, confirm: Any = None
+        self,
+        plan: Plan,
+        sink: Sink,
+        *,
+        throttle: float,
+        record: bool = True,
+        confirm: Any = None,
+        surface: str | None = None,
     ) -> None:
         self.plan = plan
+        self.surface = surface or plan.surface  # how the log names where the turn came from
         self.confirm = confirm  # asks before each tool call (`--confirm`); the surface supplies it
         self._sink = sink
         self.sink = InterruptSafe(sink)
@@ -132,6 +140,9 @@ class Turn:
                 model=result.model,
                 tool_messages=result.tool_messages,
             )
+        from . import turn_log
+
+        turn_log.record(result, surface=self.surface, say=self.sink.notice)
         return result
 
     # -- the two loops ---------------------------------------------------------------------------

@@ -1,4 +1,4 @@
-"""IPython magics: `%%chat`, `%chat`, `%models`, `%chat_history`, `%chat_key`, `%chat_panel`.
+"""IPython magics: `%%chat`, `%chat`, `%models`, `%chat_history`, `%chat_key`, `%chat_log`, `%chat_panel`.
 
 One Magics class per concern (as in `IPython/core/magics/`), all thin over the turn engine. Loading
 imports only IPython and traitlets; httpx, markdown-it-py and ipywidgets load on first use.
@@ -14,10 +14,18 @@ from IPython.core.magic import Magics
 from .chat import ChatMagics
 from .history import HistoryMagics
 from .keys import KeyMagics
+from .log import LogMagics
 from .models import ModelsMagics
 from .panel import PanelMagics
 
-MAGICS: tuple[type[Magics], ...] = (ChatMagics, ModelsMagics, HistoryMagics, KeyMagics, PanelMagics)
+MAGICS: tuple[type[Magics], ...] = (
+    ChatMagics,
+    ModelsMagics,
+    HistoryMagics,
+    KeyMagics,
+    LogMagics,
+    PanelMagics,
+)
 
 _QUESTION = re.compile(r"^([ \t]*)%chat[ \t]+(\S.*?\?)[ \t]*$")
 
