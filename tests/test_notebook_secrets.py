@@ -88,3 +88,26 @@ def test_saved_notebook_holds_no_trace_of_the_key(tmp_path: Path, keyed_server) 
             json.dumps(SENTINEL_KEY)[1:-1],
         ):
             assert trace not in text, f"{name} contains a trace of the key"
+
+
+def test_verbose_tracebacks_from_the_panel_and_magics_never_show_the_key(tmp_path, keyed_server) -> None:
+    """`await panel.send()` raises into the cell; with %xmode Verbose every frame's locals are printed.
+    (The magics never show a traceback: their errors are one line.)"""
+    from magics_kernel import Kernel
+
+    k = Kernel(tmp_path, OPENAI_MAGIC_TEST_SECRET=SENTINEL_KEY)  # the key in the environment, not the cell
+    try:
+        code = (
+            "%load_ext openai_magic\n%xmode Verbose\nimport os\nfrom openai_magic import ChatPanel\n"
+            f"p = ChatPanel(provider={keyed_server.base_url!r},\n"
+            "              api_key=os.environ['OPENAI_MAGIC_TEST_SECRET'],\n"
+            "              model='demo-chat', headers={'X-Demo-Fault': '500'})\n"
+            "await p.send('fail, please')"
+        )
+        cell = k.run(code)
+        assert cell.reply["content"]["status"] == "error" and cell.reply["content"]["ename"] == "ServerError"
+        traceback = "\n".join(cell.reply["content"]["traceback"])
+        assert "Secret('***')" in traceback  # the frames' locals were printed, the key masked
+        assert SENTINEL_KEY not in traceback and SENTINEL_KEY not in cell.everything
+    finally:
+        k.close()
