@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -181,3 +183,21 @@ def usage_error(cell: Cell) -> str:
     assert not cell.of("error") and "Traceback" not in cell.everything, cell.everything
     assert cell.stderr.startswith("UsageError: "), cell.everything
     return str(content["evalue"])
+
+
+def ok(cell: Cell) -> Cell:
+    """The cell ran without an error (no traceback, no error message on iopub)."""
+    assert cell.reply["content"]["status"] == "ok" and not cell.of("error"), cell.everything
+    return cell
+
+
+@contextlib.contextmanager
+def demo_kernel(cwd: Path, base_url: str, *setup: str, **env: str) -> Iterator[Kernel]:
+    """A kernel using the demo server at `base_url`, with the magics loaded and `setup` cells run."""
+    kernel = Kernel(cwd, OPENAI_MAGIC_DEMO_URL=base_url, **env)
+    try:
+        for code in ("%load_ext openai_magic", *setup):
+            ok(kernel.run(code))
+        yield kernel
+    finally:
+        kernel.close()

@@ -10,7 +10,7 @@ import json
 
 import pytest
 from envs import kernel_env
-from magics_kernel import Kernel, usage_error
+from magics_kernel import Kernel, demo_kernel, ok, usage_error
 
 from openai_magic import ChatPanel
 from openai_magic.notebook.conversation import get_conversation
@@ -20,15 +20,8 @@ pytestmark = pytest.mark.kernel
 
 @pytest.fixture(scope="module")
 def kernel(tmp_path_factory, demo_server):
-    k = Kernel(tmp_path_factory.mktemp("engine"), OPENAI_MAGIC_DEMO_URL=demo_server.base_url)
-    assert k.run("%load_ext openai_magic").reply["content"]["status"] == "ok"
-    yield k
-    k.close()
-
-
-def ok(cell):
-    assert cell.reply["content"]["status"] == "ok" and not cell.of("error"), cell.everything
-    return cell
+    with demo_kernel(tmp_path_factory.mktemp("engine"), demo_server.base_url) as k:
+        yield k
 
 
 THREAD = "__import__('openai_magic.notebook.conversation', fromlist=['x']).get_conversation({name!r})"

@@ -14,7 +14,7 @@ from pathlib import Path
 import nbformat
 import pytest
 from envs import kernel_env
-from magics_kernel import Kernel
+from magics_kernel import demo_kernel, ok
 from nbformat.v4 import new_code_cell, new_notebook
 from notebook_run import execute_notebook
 
@@ -23,15 +23,10 @@ pytestmark = pytest.mark.kernel
 
 @pytest.fixture(scope="module")
 def kernel(tmp_path_factory, demo_server):
-    k = Kernel(tmp_path_factory.mktemp("streaming"), OPENAI_MAGIC_DEMO_URL=demo_server.base_url)
-    assert k.run("%load_ext openai_magic\n%chat --no-history warm up").reply["content"]["status"] == "ok"
-    yield k
-    k.close()
-
-
-def ok(cell):
-    assert cell.reply["content"]["status"] == "ok" and not cell.of("error"), cell.everything
-    return cell
+    with demo_kernel(
+        tmp_path_factory.mktemp("streaming"), demo_server.base_url, "%chat --no-history warm up"
+    ) as k:
+        yield k
 
 
 def role(metadata: dict) -> str | None:

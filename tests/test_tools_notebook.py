@@ -9,7 +9,7 @@ from __future__ import annotations
 import asyncio
 
 import pytest
-from magics_kernel import Kernel, usage_error
+from magics_kernel import demo_kernel, ok, usage_error
 from tool_protocol_server import ToolProtocolServer, call, say
 
 from openai_magic import ChatPanel
@@ -47,16 +47,10 @@ helpers = [population, weather]
 
 @pytest.fixture(scope="module")
 def kernel(tmp_path_factory, demo_server):
-    k = Kernel(tmp_path_factory.mktemp("tools"), OPENAI_MAGIC_DEMO_URL=demo_server.base_url)
-    assert k.run("%load_ext openai_magic\n%chat --no-history warm up").reply["content"]["status"] == "ok"
-    assert k.run(TOOLS).reply["content"]["status"] == "ok"
-    yield k
-    k.close()
-
-
-def ok(cell):
-    assert cell.reply["content"]["status"] == "ok" and not cell.of("error"), cell.everything
-    return cell
+    with demo_kernel(
+        tmp_path_factory.mktemp("tools"), demo_server.base_url, "%chat --no-history warm up", TOOLS
+    ) as k:
+        yield k
 
 
 def tool_blocks(cell) -> list[str]:
