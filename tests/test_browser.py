@@ -183,7 +183,8 @@ def test_panel_send_streams_and_stop_keeps_partial(lab, page) -> None:
         partial = long_answer.inner_text()
         assert len(partial) > 300
         # The picture for the README: the panel with the stopped answer, its "interrupted" line, the controls.
-        page.evaluate("(el) => el.scrollIntoView({block: 'start'})", panel.element_handle())
+        page.evaluate("(el) => { el.scrollTop = el.scrollHeight; }", transcript)
+        page.evaluate("(el) => el.scrollIntoView({block: 'end'})", panel.element_handle())
         save_screenshot(page, "panel.png", docs_name="panel.png")
         # The kernel stays usable, and the stopped answer no longer grows: ask again and wait for the end.
         send(panel, "One more short question: what is a list?")
