@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import re
 import threading
 from typing import TYPE_CHECKING, Any
 
-from . import bodies, errors, retry, transport
+from . import bodies, errors, replay, retry, transport
 from .secret import Secret, reveal
 
 if TYPE_CHECKING:
@@ -37,7 +38,23 @@ def cache_key(provider: Any, base: str, *secrets: str | Secret | None) -> tuple[
 async def get_listing(
     provider: Any, key: Secret | None, api_base: str | Secret | None, refresh: bool = False
 ) -> tuple[list[str], list[str]]:
-    """The (cached) listing of `provider` at `api_base`: model ids and image model ids."""
+    """The (cached) listing of `provider` at `api_base`: model ids and image model ids.
+
+    Under replay settings (core/replay.py) it is replayed from, or recorded into, the replay file.
+    """
+    from .request import replay_request
+
+    settings = replay.active()
+    if settings is None:
+        return await _cached_listing(provider, key, api_base, refresh)
+    request, found = await replay_request(provider, api_base, None, "models")
+    fetch = functools.partial(_cached_listing, provider, key, api_base, refresh)
+    return await replay.listing(settings, request, fetch, secrets=(key, *found))
+
+
+async def _cached_listing(
+    provider: Any, key: Secret | None, api_base: str | Secret | None, refresh: bool
+) -> tuple[list[str], list[str]]:
     from .request import Target
 
     target = await Target.resolve(provider, api_base)
