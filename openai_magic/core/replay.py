@@ -97,20 +97,27 @@ def _layer(path: Any, mode: Any, speed: Any, where: str = "") -> _Layer:
     return _Layer(path, cast(Mode | None, mode), speed)
 
 
-def _environment() -> _Layer:
-    speed_text = os.environ.get(ENV_SPEED, "").strip()
-    try:
-        speed = float(speed_text) if speed_text else None
-    except ValueError:
-        raise ValueError(f"{ENV_SPEED} must be a number of at least 0, not {speed_text!r}") from None
-    path = _layer(os.environ.get(ENV_PATH), None, None).path
-    mode = _layer(None, os.environ.get(ENV_MODE), None, ENV_MODE).mode
-    return _Layer(path, mode, _layer(None, None, speed, ENV_SPEED).speed)
+def _from_environment(layer: _Layer) -> _Layer:
+    """`layer` with its unset fields from the environment (a bad value there is a ValueError, only
+    when that field is needed)."""
+    path, mode, speed = layer.path, layer.mode, layer.speed
+    if path is None:
+        path = _layer(os.environ.get(ENV_PATH), None, None).path
+    if mode is None:
+        mode = _layer(None, os.environ.get(ENV_MODE), None, ENV_MODE).mode
+    if speed is None:
+        text = os.environ.get(ENV_SPEED, "").strip()
+        try:
+            number = float(text) if text else None
+        except ValueError:
+            raise ValueError(f"{ENV_SPEED} must be a number of at least 0, not {text!r}") from None
+        speed = _layer(None, None, number, ENV_SPEED).speed
+    return _Layer(path, mode, speed)
 
 
 def current() -> Settings:
     """The settings in effect here: `use()` over `configure()` over the environment, field by field."""
-    merged = _scoped.get().over(_configured.over(_environment()))
+    merged = _from_environment(_scoped.get().over(_configured))
     mode: Mode = merged.mode or ("auto" if merged.path else "off")
     return Settings(merged.path, mode, 1.0 if merged.speed is None else merged.speed)
 

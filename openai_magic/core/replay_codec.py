@@ -22,9 +22,9 @@ from .responses import FinishReason, ImageResponse, ProviderInfo, Reasoning, Too
 from .secret import Secret, reveal
 
 VERSION = 1
-# A data URI in a request (an attached image, audio) is fingerprinted by its hash, not carried whole.
+# A base64 data URI in a request (an attached image, audio, PDF) is fingerprinted and written as the
+# hash of its payload, not carried whole.
 _DATA_URI = re.compile(r"data:([^;,]*)((?:;[^;,]*)*?);base64,", re.ASCII)
-_INLINE_LIMIT = 256  # shorter data URIs stay as they are
 
 Request = dict[str, Any]
 Entry = dict[str, Any]
@@ -50,7 +50,7 @@ def fingerprint(request: Request) -> str:
 def _hash_media(value: Any) -> Any:
     if isinstance(value, str):
         match = _DATA_URI.match(value)
-        if match and len(value) > _INLINE_LIMIT:
+        if match:
             digest = hashlib.sha256(value[match.end() :].encode()).hexdigest()
             return f"data:{match.group(1)}{match.group(2)};sha256,{digest}"
         return value
