@@ -3,6 +3,7 @@ server gone, a miss in replay mode sends nothing, auto mode fills the gaps, reco
 
 from __future__ import annotations
 
+import asyncio
 import re
 
 import pytest
@@ -236,3 +237,17 @@ async def test_each_step_of_a_conversation_is_its_own_exchange(demo_server, path
     assert len(lines(path)) == 2 and first != second
     with replay.use(path, mode="replay"):
         assert text_of(await run(P, "demo-chat", history)) == second
+
+
+async def test_concurrent_requests_to_several_models_record_into_one_file(server, path):
+    # As compare mode sends them: at once, streamed, one file.
+    P = demo_provider(server.base_url)
+    models = ["demo-chat", "demo-reasoner", "demo-think", "demo-tools"]
+    prompt = "compare us [demo tokens=30 pace=0.001]"
+    with replay.use(path, mode="record"):
+        recorded = await asyncio.gather(*(run(P, model, prompt, stream=True) for model in models))
+    server.stop()
+    with replay.use(path, mode="replay"):
+        replayed = await asyncio.gather(*(run(P, model, prompt, stream=True) for model in models))
+    assert sorted(line["request"]["body"]["model"] for line in lines(path)) == models
+    assert [items[1:] for items in replayed] == recorded

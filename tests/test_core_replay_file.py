@@ -17,10 +17,11 @@ import pytest
 from conftest import SENTINEL_KEY
 from core_support import collect, demo_provider, text_of
 from PIL import Image
-from replay_support import lines
+from replay_support import dead_base_url, lines
+from secrets_support import leaks
 
 from openai_magic import replay
-from openai_magic.core import errors, replay_codec, replay_store
+from openai_magic.core import errors, providers, replay_codec, replay_store
 from openai_magic.core.responses import Replayed
 
 
@@ -134,6 +135,29 @@ async def test_the_key_and_credentials_never_reach_the_file(demo_server, path):
     with replay.use(path, mode="replay"):
         echoed = await run(P, "demo-chat", f"[demo echo] my key is {SENTINEL_KEY}", stream=True)
     assert SENTINEL_KEY not in text_of(echoed) and "my key is ***" in text_of(echoed)
+
+
+@pytest.mark.parametrize("mode", ["replay", "record", "auto"])
+async def test_errors_under_replay_settings_carry_no_secret(path, mode):
+    password = "pw-SECRET-3f9a7"
+    with dead_base_url() as base:
+        P = providers.custom(base.replace("//", f"//bob:{password}@"), max_retries=0)
+        secrets = (SENTINEL_KEY, password, "hdr-SECRET-77a1")
+        calls = [
+            ({}, errors.ReplayMissError if mode == "replay" else errors.APIConnectionError),
+            ({"extra_data": {"x": float("nan")}}, ValueError),  # found while fingerprinting it
+        ]
+        with replay.use(path, mode=mode):
+            for extra, error in calls:
+                result = P.create_async_generator(
+                    "m", "hi", api_key=SENTINEL_KEY, headers={"X-Api-Key": secrets[2]}, **extra
+                )
+                with pytest.raises(error) as info:
+                    await collect(result)
+                assert leaks(info.value, *secrets) == []
+            with pytest.raises(errors.ProviderError) as info:
+                await P.get_models_async(api_key=SENTINEL_KEY)
+            assert leaks(info.value, *secrets) == []
 
 
 async def test_corrupt_lines_are_skipped_with_one_warning_and_kept(P, path, caplog):

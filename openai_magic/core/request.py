@@ -64,7 +64,7 @@ async def replay_request(
     api_endpoint: str | Secret | None,
     kind: str,
     body: dict[str, Any] | None = None,
-) -> tuple[replay.Request, tuple[str, ...]]:
+) -> tuple[replay.Request, tuple[Secret, ...]]:
     """The request as its replay fingerprint sees it (`kind`: chat, images or models), and the
     credentials its URLs held (to redact; they are not part of it).
 
@@ -73,7 +73,7 @@ async def replay_request(
     to replay). A chat `api_endpoint` (full URL) replaces the usual path.
     """
     explicit = reveal(api_base)
-    found: tuple[str, ...] = ()
+    found: tuple[str, ...] = ()  # the credentials in the URLs (made Secrets before returning)
     if provider.replay_name and not explicit:
         base = str(provider.replay_name)
     else:
@@ -83,7 +83,7 @@ async def replay_request(
     custom = (reveal(api_endpoint) or provider.api_endpoint) if kind == "chat" else None
     if custom:
         endpoint, found = urls.strip_credentials(custom), found + urls.url_secrets(custom)
-    return replay.request(base, endpoint, body), found
+    return replay.request(base, endpoint, body), unique(found)
 
 
 class Call:
