@@ -9,7 +9,7 @@ import threading
 from typing import TYPE_CHECKING, Any
 
 from . import bodies, errors, replay, retry, transport
-from .secret import Secret, reveal
+from .secret import Secret, header_secrets, reveal
 
 if TYPE_CHECKING:
     from .request import Target
@@ -49,7 +49,8 @@ async def get_listing(
         return await _cached_listing(provider, key, api_base, refresh)
     request, found = await replay_request(provider, api_base, None, "models")
     fetch = functools.partial(_cached_listing, provider, key, api_base, refresh)
-    return await replay.listing(settings, request, fetch, secrets=(key, *found))
+    secrets = (key, *found, *header_secrets(provider.default_headers))
+    return await replay.listing(settings, request, fetch, secrets=secrets)
 
 
 async def _cached_listing(

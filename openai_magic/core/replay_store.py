@@ -203,6 +203,17 @@ _files: dict[str, ReplayFile] = {}
 _files_lock = threading.Lock()
 
 
+def _reset_after_fork() -> None:
+    # A lock held by another thread at the fork stays held in the child: start afresh there.
+    global _files_lock
+    _files.clear()
+    _files_lock = threading.Lock()
+
+
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=_reset_after_fork)
+
+
 def open_file(path: str) -> ReplayFile:
     """The `ReplayFile` of `path` (one per real path in this process, so its index is shared)."""
     real = os.path.realpath(os.path.expanduser(path))
