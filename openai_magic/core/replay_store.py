@@ -15,7 +15,6 @@ import logging
 import os
 import sys
 import threading
-import uuid
 from collections.abc import Iterator
 
 from . import replay_codec as codec
@@ -179,7 +178,7 @@ def _fingerprint_of(raw: bytes) -> str | None:
 def _write_atomically(path: str, content: bytes) -> None:
     """Write `content` to a new file beside `path`, then swap it in (readers see old or new, whole)."""
     folder = os.path.dirname(path)
-    temporary = os.path.join(folder, f".{os.path.basename(path)}.{uuid.uuid4().hex}.tmp")
+    temporary = os.path.join(folder, f".{os.path.basename(path)}.{os.urandom(8).hex()}.tmp")
     try:
         mode = os.stat(path).st_mode & 0o7777
     except FileNotFoundError:
