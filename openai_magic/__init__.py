@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING, Any
 __version__ = "0.1.0"
 
 if TYPE_CHECKING:
-    from .core import errors, providers, responses, tools
+    from .core import errors, providers, replay, responses, tools
     from .core.template import OpenaiTemplate
     from .notebook.panel import ChatPanel
 
@@ -22,6 +22,7 @@ _LAZY = {
     "errors": ("openai_magic.core.errors", None),
     "responses": ("openai_magic.core.responses", None),
     "providers": ("openai_magic.core.providers", None),
+    "replay": ("openai_magic.core.replay", None),
     "tools": ("openai_magic.core.tools", None),
 }
 
@@ -56,6 +57,7 @@ __all__ = [
     "errors",
     "load_ipython_extension",
     "providers",
+    "replay",
     "responses",
     "tools",
     "unload_ipython_extension",

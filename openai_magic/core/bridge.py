@@ -190,8 +190,13 @@ class _Job:
         self._body = body
 
     def start(self) -> None:
-        """Schedule the task (call inside the `try` whose handler calls `cancel`)."""
-        self._portal.loop.call_soon_threadsafe(self._start, self._body)
+        """Schedule the task (call inside the `try` whose handler calls `cancel`).
+
+        The task runs in a copy of the caller's context: context variables set around a sync call
+        (`replay.use(...)`) hold on the portal thread too, for this job only.
+        """
+        context = contextvars.copy_context()
+        self._portal.loop.call_soon_threadsafe(self._start, self._body, context=context)
 
     def _start(self, body: Callable[[Callable[[Any], None]], Coroutine[Any, Any, Any]]) -> None:
         if self._cancelled:

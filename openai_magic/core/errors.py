@@ -112,6 +112,14 @@ class RequestTimeoutError(APIConnectionError):
     """Connect, read or write timeout; like the openai SDK's, a kind of `APIConnectionError`."""
 
 
+class ReplayMissError(ProviderError):
+    """Replay mode has no recorded answer for a request (`path` is the replay file); nothing was sent."""
+
+    def __init__(self, message: str, *, path: str = "", **kwargs: Any) -> None:
+        super().__init__(message, **kwargs)
+        self.path = path
+
+
 def redact(text: str, *secrets: str | Secret | None) -> str:
     """Replace every secret (API keys, credentials) in `text` with a fixed marker, longest first."""
     for secret in sorted((s for s in secrets if s and len(s) >= 4), key=len, reverse=True):
@@ -381,6 +389,7 @@ __all__ = [
     "ModelNotFoundError",
     "ProviderError",
     "RateLimitError",
+    "ReplayMissError",
     "RequestTimeoutError",
     "ResponseError",
     "ServerError",

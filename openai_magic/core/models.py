@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import re
 import threading
 from typing import TYPE_CHECKING, Any
 
-from . import bodies, errors, retry, transport
-from .secret import Secret, reveal
+from . import bodies, errors, replay, retry, transport
+from .secret import Secret, header_secrets, reveal
 
 if TYPE_CHECKING:
     from .request import Target
@@ -37,7 +38,24 @@ def cache_key(provider: Any, base: str, *secrets: str | Secret | None) -> tuple[
 async def get_listing(
     provider: Any, key: Secret | None, api_base: str | Secret | None, refresh: bool = False
 ) -> tuple[list[str], list[str]]:
-    """The (cached) listing of `provider` at `api_base`: model ids and image model ids."""
+    """The (cached) listing of `provider` at `api_base`: model ids and image model ids.
+
+    Under replay settings (core/replay.py) it is replayed from, or recorded into, the replay file.
+    """
+    from .request import replay_request
+
+    settings = replay.active()
+    if settings is None:
+        return await _cached_listing(provider, key, api_base, refresh)
+    request, found = await replay_request(provider, api_base, None, "models")
+    fetch = functools.partial(_cached_listing, provider, key, api_base, refresh)
+    secrets = (key, *found, *header_secrets(provider.default_headers))
+    return await replay.listing(settings, request, fetch, secrets=secrets)
+
+
+async def _cached_listing(
+    provider: Any, key: Secret | None, api_base: str | Secret | None, refresh: bool
+) -> tuple[list[str], list[str]]:
     from .request import Target
 
     target = await Target.resolve(provider, api_base)

@@ -199,6 +199,7 @@ class Demo(OpenaiTemplate):
     image_models = ["demo-image"]  # noqa: RUF012
     fallback_models = ["demo-chat", "demo-reasoner", "demo-think", "demo-image"]  # noqa: RUF012
     sort_models = False
+    replay_name = "demo"  # replay files name the backend, not its port of the day
 
     _server: Any = None
     _lock = threading.Lock()

@@ -4,13 +4,13 @@ from __future__ import annotations
 
 import base64
 import difflib
-from collections.abc import AsyncIterator
+from collections.abc import AsyncGenerator, AsyncIterator
 from dataclasses import dataclass
 from typing import Any
 
 import httpx
 
-from . import arguments, bodies, errors, parse, retry, transport, urls
+from . import arguments, bodies, errors, parse, replay, retry, transport, urls
 from . import media as media_mod
 from .responses import ImageResponse, ProviderInfo, RetryWait
 from .secret import Secret, header_secrets, reveal, unique
@@ -53,6 +53,37 @@ class Target:
         the endpoint, the base URL's for the rest), as httpx would send them from the URL itself."""
         login = self.logins.get(url if url == self.endpoint else self.base)
         return httpx.BasicAuth(login[0].reveal(), login[1].reveal()) if login else None
+
+
+_REPLAY_ENDPOINTS = {"chat": "chat/completions", "images": "images/generations", "models": "models"}
+
+
+async def replay_request(
+    provider: Any,
+    api_base: str | Secret | None,
+    api_endpoint: str | Secret | None,
+    kind: str,
+    body: dict[str, Any] | None = None,
+) -> tuple[replay.Request, tuple[Secret, ...]]:
+    """The request as its replay fingerprint sees it (`kind`: chat, images or models), and the
+    credentials its URLs held (to redact; they are not part of it).
+
+    The base URL is taken without credentials, or is the provider's `replay_name` when none is given
+    explicitly: the embedded demo server's port changes with every run (and it is not even started
+    to replay). A chat `api_endpoint` (full URL) replaces the usual path.
+    """
+    explicit = reveal(api_base)
+    found: tuple[str, ...] = ()  # the credentials in the URLs (made Secrets before returning)
+    if provider.replay_name and not explicit:
+        base = str(provider.replay_name)
+    else:
+        raw = await provider.get_api_base_async(explicit)
+        base, found = urls.strip_credentials(raw), urls.url_secrets(raw)
+    endpoint = _REPLAY_ENDPOINTS[kind]
+    custom = (reveal(api_endpoint) or provider.api_endpoint) if kind == "chat" else None
+    if custom:
+        endpoint, found = urls.strip_credentials(custom), found + urls.url_secrets(custom)
+    return replay.request(base, endpoint, body), unique(found)
 
 
 class Call:
@@ -139,7 +170,7 @@ class Call:
             return []
         return models
 
-    async def images(self, body: dict[str, Any], alt: str) -> AsyncIterator[Any]:
+    async def images(self, body: dict[str, Any], alt: str) -> AsyncGenerator[Any, None]:
         response = None
         async for step in self._open(f"{self.base}/images/generations", body, False):
             if isinstance(step, RetryWait):
@@ -182,7 +213,7 @@ class Call:
             head=head,
         )
 
-    async def chat(self, url: str, body: dict[str, Any], stream: bool) -> AsyncIterator[Any]:
+    async def chat(self, url: str, body: dict[str, Any], stream: bool) -> AsyncGenerator[Any, None]:
         response = None
         async for step in self._open(url, body, stream):
             if isinstance(step, RetryWait):
@@ -243,4 +274,4 @@ def _b64_head(payload: str) -> bytes:
         return b""
 
 
-__all__ = ["Call", "Target"]
+__all__ = ["Call", "Target", "replay_request"]

@@ -173,6 +173,19 @@ class ToolMessages(ResponseItem):
 
 
 @dataclass
+class Replayed(ResponseItem):
+    """The reply that follows comes from a replay file, not from the provider (see `openai_magic.replay`).
+
+    Yielded first, before the replayed reply's items (once per request: a tool loop yields one per
+    step). `path` is the replay file as it was given; `recorded_at` when the reply was recorded, ISO
+    8601 in UTC (`"2025-06-01T12:00:00Z"`).
+    """
+
+    path: str
+    recorded_at: str
+
+
+@dataclass
 class Notice(ResponseItem):
     """Something the caller should tell the user that is not an error, e.g. a tool loop that stopped
     at `max_steps` while the model still asked for calls."""
@@ -189,6 +202,7 @@ __all__ = [
     "Notice",
     "ProviderInfo",
     "Reasoning",
+    "Replayed",
     "ResponseItem",
     "RetryWait",
     "ToolCall",

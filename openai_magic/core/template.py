@@ -6,6 +6,7 @@ attributes then win), and nothing is read from the environment before a request 
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import inspect
 import os
@@ -15,13 +16,13 @@ from typing import Any, ClassVar, cast
 
 import httpx
 
-from . import arguments, bodies, bridge, errors, retry, secret, sse, transport
+from . import arguments, bodies, bridge, errors, replay, retry, secret, sse, transport
 from . import models as listing
 from . import tools as tool_loop
 from .arguments import DEFAULT_EXTRA_PARAMETERS, IMAGE_PARAMETERS
 from .hybrid import AsyncResult, hybridmethod
 from .messages import Messages, last_user_text, prepare_messages
-from .request import Call, Target
+from .request import Call, Target, replay_request
 from .secret import Secret, reveal
 from .urls import strip_credentials
 
@@ -62,6 +63,9 @@ class OpenaiTemplate:
     max_error_bytes: int = bodies.DEFAULT_MAX_ERROR_BYTES  # an error body; the rest is not read
     models_timeout: float = 15.0
     default_headers: dict[str, str] = {}  # noqa: RUF012 - e.g. OpenRouter's X-Title
+    # Stands for the base URL in replay fingerprints when none is given explicitly: for a server
+    # whose URL changes between runs (the embedded demo server's free port). See core/replay.py.
+    replay_name: str | None = None
     extra_parameters: tuple[str, ...] = DEFAULT_EXTRA_PARAMETERS
 
     def __init_subclass__(cls, **kwargs: Any) -> None:
@@ -217,6 +221,8 @@ class OpenaiTemplate:
             raise key
         try:
             models, discovered = await listing.get_listing(self, self.get_api_key(key), api_base, refresh)
+        except errors.ReplayMissError:
+            raise  # replay mode: the fallback list would hide that the listing was never recorded
         except errors.ProviderError:
             if self.fallback_models:
                 return list(self.fallback_models)
@@ -304,7 +310,13 @@ class OpenaiTemplate:
             agen = tool_loop.loop(request, messages, kwargs)
         else:
             agen = request(messages, kwargs=kwargs)
-        return AsyncResult(agen, precheck=lambda: self.check_auth(key, reveal(api_base)))
+
+        def precheck() -> None:
+            # A request a replay file may answer needs no key: a replayed notebook runs without one.
+            if replay.current().mode in ("off", "record"):
+                self.check_auth(key, reveal(api_base))
+
+        return AsyncResult(agen, precheck=precheck)
 
     @hybridmethod
     def create_completion(
@@ -359,27 +371,42 @@ async def _generate(
     kwargs: dict[str, Any],
 ) -> AsyncGenerator[Any, None]:
     key = provider.get_api_key(api_key)
-    secrets: tuple[Secret | None, ...] = (key, api_key)
+    # Grows as the request learns its URL's credentials and headers: all of them are scrubbed.
+    secrets: list[str | Secret | None] = [key, api_key]
     try:
-        target = await Target.resolve(provider, api_base, api_endpoint)
-        secrets += target.url_secrets
-        provider.check_auth(key, target.base)
         model = model or provider.default_model
-        if impersonate:
-            headers = {"User-Agent": arguments.BROWSER_USER_AGENT, **(headers or {})}
-        call = Call(provider, target, key, proxy=proxy, timeout=timeout, headers=headers, retries=retries)
-        secrets = call.secrets
         prepared = prepare_messages(provider, messages, media)
-        if provider.is_image_model(model):
-            image_prompt = prompt or last_user_text(prepared)
+        image_prompt = (prompt or last_user_text(prepared)) if provider.is_image_model(model) else None
+        if image_prompt is not None:
             body = arguments.image_body(model, image_prompt, kwargs, extra_data)
-            async for item in call.images(body, image_prompt):
+        else:
+            body = arguments.chat_body(
+                model, prepared, sampling, kwargs, extra_parameters, stream, extra_data
+            )
+
+        async def send() -> AsyncGenerator[Any, None]:
+            """The request itself, over the network (unless a replay file answers it)."""
+            target = await Target.resolve(provider, api_base, api_endpoint)
+            secrets.extend(target.url_secrets)
+            provider.check_auth(key, target.base)
+            sent = {"User-Agent": arguments.BROWSER_USER_AGENT, **(headers or {})} if impersonate else headers
+            call = Call(provider, target, key, proxy=proxy, timeout=timeout, headers=sent, retries=retries)
+            secrets.extend(call.secrets)
+            if image_prompt is not None:
+                return call.images(body, image_prompt)
+            return call.chat(target.endpoint or f"{target.base}/chat/completions", body, stream)
+
+        settings = replay.active()
+        if settings is None:
+            items = await send()
+        else:
+            kind = "chat" if image_prompt is None else "images"
+            request, found = await replay_request(provider, api_base, api_endpoint, kind, body)
+            secrets.extend(found)
+            items = replay.exchange(settings, request, send, secrets)
+        async with contextlib.aclosing(items):
+            async for item in items:
                 yield item
-            return
-        body = arguments.chat_body(model, prepared, sampling, kwargs, extra_parameters, stream, extra_data)
-        endpoint = target.endpoint or f"{target.base}/chat/completions"
-        async for item in call.chat(endpoint, body, stream):
-            yield item
     except errors.ProviderError as exc:
         # One exit for every error: whatever path raised it, no secret leaves a trace on it.
         raise errors.scrub(exc, *secrets) from None
