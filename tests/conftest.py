@@ -18,7 +18,11 @@ os.environ["OPENAI_MAGIC_LOG"] = os.path.join(tempfile.mkdtemp(prefix="openai-ma
 for _name in list(os.environ):
     if _name.startswith("OPENAI_MAGIC_TEST_"):
         continue
-    if _name.endswith("_API_KEY") or _name in {"OPENAI_BASE_URL", "OPENAI_MAGIC_DEMO_URL"}:
+    if (
+        _name.endswith("_API_KEY")
+        or _name in {"OPENAI_BASE_URL", "OPENAI_MAGIC_DEMO_URL"}
+        or _name.startswith("OPENAI_MAGIC_REPLAY")
+    ):
         os.environ.pop(_name)
 
 

@@ -182,6 +182,23 @@ class ChatOptions:
         help="Where the log lives (default: $OPENAI_MAGIC_LOG, else the per-user data directory).",
         surfaces=frozenset({CONFIG, PANEL}),
     )
+    replay_mode: str | None = option(
+        None,
+        help="Record answers to a replay file, or replay them: record, replay, auto or off (docs/replay.md).",
+        choices=("record", "replay", "auto", "off"),
+        surfaces=frozenset({CONFIG, PANEL}),
+    )
+    replay_path: str | None = option(
+        None,
+        help="The replay file (JSON Lines; default with a mode: $OPENAI_MAGIC_REPLAY).",
+        surfaces=frozenset({CONFIG, PANEL}),
+    )
+    replay_speed: float | None = option(
+        None,
+        help="Replayed answers stream at this multiple of their recorded pace (0: at once).",
+        minimum=0,
+        surfaces=frozenset({CONFIG, PANEL}),
+    )
     restore: bool = option(
         False,
         help="Load the thread's earlier turns from the log (after a kernel restart).",

@@ -27,6 +27,7 @@ from .panel_models import ModelList
 from .panel_params import tools_html
 from .panel_transcript import Transcript
 from .plan import UnknownProviderError, plan_turn, provider_label, resolve_provider
+from .replay_scope import scope as replay_scope
 from .turn import FAILED, INTERRUPTED, Turn, compare
 
 
@@ -319,6 +320,10 @@ class ChatPanel:
             raise
 
     async def _chat(self, prompt: str, media: list[Any]) -> str:
+        with replay_scope(self.options()):  # planning (a model listing) too
+            return await self._chat_turn(prompt, media)
+
+    async def _chat_turn(self, prompt: str, media: list[Any]) -> str:
         self._transcript.append(user_turn(prompt, len(media)))
         view = AnswerView()
         self._transcript.append(view)
@@ -334,6 +339,10 @@ class ChatPanel:
         return result.answer
 
     async def _compare(self, prompt: str, media: list[Any]) -> dict[str, str]:
+        with replay_scope(self.options()):
+            return await self._compare_turns(prompt, media)
+
+    async def _compare_turns(self, prompt: str, media: list[Any]) -> dict[str, str]:
         models = list(self.ui.compare_models.value)
         if len(models) < 2:
             self.ui.thread_status.value = "<small style='color:#b00'>compare: pick two or more models</small>"

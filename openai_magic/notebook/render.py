@@ -28,6 +28,7 @@ from ..core.responses import (
     Notice,
     ProviderInfo,
     Reasoning,
+    Replayed,
     RetryWait,
     ToolCall,
     ToolMessages,
@@ -74,6 +75,7 @@ class StreamRenderer:
         self._stable = 0  # blocks before this index are settled and shown: never compared again
         self.tool_messages: list[dict[str, Any]] = []  # a tool loop's messages, for the thread
         self._final_from = 0  # where the text after the last tool step starts (the final reply)
+        self.replayed: str | None = None  # when the answer came from a replay file: when it was recorded
 
     @property
     def answer(self) -> str:
@@ -120,6 +122,8 @@ class StreamRenderer:
         elif isinstance(item, ToolMessages):
             self.tool_messages.extend(item.messages)
             self._final_from = len(self.answer)
+        elif isinstance(item, Replayed):
+            self.replayed = item.recorded_at
         elif isinstance(item, Notice):
             self.sink.notice(item.text)
         elif isinstance(item, RetryWait):
@@ -221,6 +225,8 @@ class StreamRenderer:
                 images=bool(self.images) and not self._parts,
                 interrupted=interrupted,
             )
+            if self.replayed:
+                text += " · replayed"
             self.sink.footer(text, {METADATA_KEY: {**metadata, "role": "footer"}})
         return metadata
 
@@ -246,6 +252,9 @@ class StreamRenderer:
             data["interrupted"] = True
         if error:
             data["error"] = error
+        if self.replayed:
+            data["replayed"] = True
+            data["recorded_at"] = self.replayed
         return data
 
 

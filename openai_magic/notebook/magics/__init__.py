@@ -17,6 +17,7 @@ from .keys import KeyMagics
 from .log import LogMagics
 from .models import ModelsMagics
 from .panel import PanelMagics
+from .replay import ReplayMagics
 
 MAGICS: tuple[type[Magics], ...] = (
     ChatMagics,
@@ -24,6 +25,7 @@ MAGICS: tuple[type[Magics], ...] = (
     HistoryMagics,
     KeyMagics,
     LogMagics,
+    ReplayMagics,
     PanelMagics,
 )
 

@@ -140,7 +140,15 @@ class ChatMagics(ChatMagicsConfig):
 
     def answer(self, prompt: str, options: Any, media: list[Any], sink: Any) -> Any:
         """Plan and run the turn, then store or insert what the options ask for."""
+        from ..replay_scope import scope
+
+        with scope(options):  # planning may list models: replayed like the answer
+            return self.run_turn(prompt, options, media, sink)
+
+    def run_turn(self, prompt: str, options: Any, media: list[Any], sink: Any) -> Any:
+        """Plan the turn, run it, deliver its result."""
         from ...core import bridge
+        from ..confirm import AskInput
         from ..plan import NoModelError, UnknownProviderError, plan_turn
         from ..turn import Turn
 
@@ -159,8 +167,6 @@ class ChatMagics(ChatMagicsConfig):
 
             error_line(describe(exc, surface="magic", provider=getattr(exc, "provider", None)))
             return None
-        from ..confirm import AskInput
-
         confirm = AskInput(sink.notice) if options.confirm else None
         result = Turn(plan, sink, throttle=options.throttle, confirm=confirm).run_sync()
         return self.deliver(result, options)
