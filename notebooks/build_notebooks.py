@@ -11,6 +11,7 @@ from nbformat.v4 import new_code_cell, new_markdown_cell, new_notebook
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
 
+from replay_cells import REPRODUCIBLE  # noqa: E402
 from tools_cells import TOOLS  # noqa: E402
 
 M = new_markdown_cell
@@ -94,7 +95,8 @@ QUICKSTART = [
     M(
         "Next: `02_control_panel.ipynb` (a widget panel, compare mode), `03_images_and_media.ipynb`\n"
         "(image generation, asking about images), `04_providers.ipynb` (real providers, defaults,\n"
-        "the Python API)."
+        "the Python API), `05_tools.ipynb` (the model calls your functions), `06_reproducible.ipynb`\n"
+        "(replaying a notebook's answers, the log, threads after a restart)."
     ),
 ]
 
@@ -276,6 +278,7 @@ NOTEBOOKS = {
     "03_images_and_media.ipynb": IMAGES,
     "04_providers.ipynb": PROVIDERS,
     "05_tools.ipynb": TOOLS,
+    "06_reproducible.ipynb": REPRODUCIBLE,
 }
 
 

@@ -19,6 +19,7 @@ NOTEBOOK_NAMES = [
     "03_images_and_media.ipynb",
     "04_providers.ipynb",
     "05_tools.ipynb",
+    "06_reproducible.ipynb",
 ]
 
 

@@ -253,6 +253,9 @@ def test_image_launch_starts_the_demo_backend_then_the_command(image: ImageEnv, 
     assert_backend_seen(out)
     # The entrypoint tees the server's output to $REPO_DIR/.jupyter-server-log.txt: it really ran.
     assert "MODELS " in (image.plan.repo / ".jupyter-server-log.txt").read_text()
+    code = "import os; print('NOTEBOOK_REPLAY', os.environ.get('OPENAI_MAGIC_NOTEBOOK_REPLAY'))"
+    returncode, out = image.launch(tmp_path, str(image.prefix / "bin" / "python"), "-c", code)
+    assert returncode == 0 and "NOTEBOOK_REPLAY auto" in out, out  # notebooks that ship answers replay them
 
 
 @pytest.mark.timeout(900)

@@ -314,3 +314,26 @@ def test_tools_async_error_and_confirm(executed: dict[str, Executed]) -> None:
     history = output_text(nb.cell("%chat_history"), "text/markdown")
     assert "**Tool** `city_facts` returned:" in history
     assert "'additionalProperties': False" in output_text(nb.cell("tools.schema(forecast)"))
+
+
+# -- 06 reproducible -------------------------------------------------------------------------------
+
+
+def test_the_reproducible_notebook_replays_its_shipped_answers_with_no_server(tmp_path: Path) -> None:
+    """Every answer comes from the committed replay file: the demo backend's URL points nowhere."""
+    root = copy_notebooks(tmp_path / "notebooks")
+    shipped = (NOTEBOOKS / "06_reproducible.replay.jsonl").read_text()
+    env = kernel_env(OPENAI_MAGIC_DEMO_URL="http://127.0.0.1:9/v1", OPENAI_MAGIC_LOG=str(tmp_path / "log.db"))
+    run = execute_notebook(root / "06_reproducible.ipynb", env)
+    footers = [
+        o["data"]["text/plain"]
+        for c in run.nb.cells
+        for o in c.get("outputs", [])
+        if o.get("metadata", {}).get("openai_magic", {}).get("role") == "footer"
+    ]
+    assert len(footers) == 3 and all(f.endswith("· replayed") for f in footers)
+    assert "Restored 2 turns of 'tour'" in output_text(run.cell("--restore"))
+    assert "I saw 5 messages" in answer_text(run.cell("Summarize our conversation"))
+    assert "contextlib" in output_text(run.cell("%chat_log -s contextlib --json"))
+    assert output_text(run.cell("replay.use(")).strip()
+    assert (root / "06_reproducible.replay.jsonl").read_text() == shipped  # nothing new was recorded

@@ -126,3 +126,24 @@ def test_the_key_reaches_neither_the_log_nor_the_replay_file(tmp_path: Path, key
         assert k.value("keyed") and not cell.stderr
     assert SENTINEL_KEY not in replay_file.read_text() and json.loads(replay_file.read_text().splitlines()[0])
     assert SENTINEL_KEY.encode() not in log.read_bytes()
+
+
+def test_a_notebook_that_ships_a_replay_file_replays_it_where_the_mode_is_set(tmp_path: Path) -> None:
+    """What binder/start sets up: OPENAI_MAGIC_NOTEBOOK_REPLAY and the notebook's own NAME.replay.jsonl."""
+    with DemoServer(pace=0) as server, demo_kernel(tmp_path, server.base_url) as k:
+        ok(k.run("%chat_replay record talk.replay.jsonl\n%chat -o recorded a shipped answer"))
+        shipped = k.value("recorded")
+    listener = CountingListener()
+    try:
+        env = {"OPENAI_MAGIC_NOTEBOOK_REPLAY": "replay", "JPY_SESSION_NAME": "notebooks/talk.ipynb"}
+        with demo_kernel(tmp_path, listener.url, **env) as k:
+            cell = ok(k.run("%chat -o replayed a shipped answer"))
+            assert k.value("replayed") == shipped and cell.meta["replayed"] is True
+        assert listener.accepted == 0
+        with DemoServer(pace=0) as server:
+            env["JPY_SESSION_NAME"] = "notebooks/other.ipynb"  # ships no replay file: left alone
+            with demo_kernel(tmp_path, server.base_url, **env) as k:
+                cell = ok(k.run("%chat -o asked a shipped answer"))
+                assert "replayed" not in cell.meta and k.value("asked") == shipped
+    finally:
+        listener.close()

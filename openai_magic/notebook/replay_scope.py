@@ -2,8 +2,10 @@
 
 In order: the options (`%chat_replay`, `%config ChatMagics.replay_mode / replay_path`,
 `ChatPanel(replay_mode=...)`); else, with `$OPENAI_MAGIC_REPLAY` set, the core reads the environment;
-else, with only `$OPENAI_MAGIC_REPLAY_MODE` set (as `binder/start` does), the replay file next to
-the running notebook (`NAME.replay.jsonl`) when it ships one, and nothing for the notebooks that do not.
+else, with `$OPENAI_MAGIC_NOTEBOOK_REPLAY=MODE` (as `binder/start` sets it), the replay file next to
+the running notebook (`NAME.replay.jsonl`) in that mode when the notebook ships one; notebooks that
+do not ship one are left alone. (That variable is the notebook layer's: the core's own
+`$OPENAI_MAGIC_REPLAY_MODE` needs a file for every request, so it cannot say "only where there is one".)
 The scope covers planning too: choosing a model may list the models, which is replayed like a reply.
 """
 
@@ -16,6 +18,7 @@ from pathlib import Path
 from typing import Any
 
 SUFFIX = ".replay.jsonl"
+ENV_NOTEBOOK_MODE = "OPENAI_MAGIC_NOTEBOOK_REPLAY"
 
 
 def notebook_replay_file() -> Path | None:
@@ -39,11 +42,9 @@ def settings_for(options: Any) -> dict[str, Any] | None:
         }
     if os.environ.get(replay.ENV_PATH):
         return None
-    mode = os.environ.get(replay.ENV_MODE)
-    if mode and mode != "off":
-        sibling = notebook_replay_file()
-        return {"path": sibling, "mode": mode, "speed": options.replay_speed} if sibling else {"mode": "off"}
-    return None
+    mode = os.environ.get(ENV_NOTEBOOK_MODE)
+    sibling = notebook_replay_file() if mode and mode != "off" else None
+    return {"path": sibling, "mode": mode, "speed": options.replay_speed} if sibling else None
 
 
 @contextlib.contextmanager
@@ -59,4 +60,4 @@ def scope(options: Any) -> Iterator[None]:
         yield
 
 
-__all__ = ["SUFFIX", "notebook_replay_file", "scope", "settings_for"]
+__all__ = ["ENV_NOTEBOOK_MODE", "SUFFIX", "notebook_replay_file", "scope", "settings_for"]
