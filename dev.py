@@ -30,8 +30,8 @@ SYSTEM_PACKAGES = (
     ("/usr/share/fonts/truetype/dejavu/DejaVuSans.ttf", "fonts-dejavu-core", "legible text in screenshots"),
 )
 
-# The tests whose outcome depends on timing and scheduling: what `--repeat` is for.
-TIMING_SENSITIVE = "kernel or browser or panel"
+# The tests whose outcome depends on timing and scheduling (the `timing` marker): what `--repeat` is for.
+TIMING_SENSITIVE = "timing"
 
 
 def ensure_venv(extra: str) -> None:

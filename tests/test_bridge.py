@@ -18,6 +18,9 @@ class Boom(Exception):
     pass
 
 
+pytestmark = pytest.mark.timing  # interrupts and threads
+
+
 async def numbers(n: int, finished: threading.Event | None = None):
     try:
         for i in range(n):

@@ -20,7 +20,7 @@ from envs import kernel_env
 from lab_server import jupyter
 from notebook_run import copy_notebooks
 
-pytestmark = [pytest.mark.browser, pytest.mark.timeout(300)]
+pytestmark = [pytest.mark.browser, pytest.mark.timing, pytest.mark.timeout(300)]
 
 LONG_PROMPT = "Tell me a very long story. [demo tokens=3000] [demo pace=0.02]"
 

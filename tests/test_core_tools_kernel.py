@@ -6,6 +6,9 @@ from __future__ import annotations
 import pytest
 from magics_kernel import Kernel
 
+pytestmark = [pytest.mark.kernel, pytest.mark.timing]
+
+
 SETUP = '''
 import threading, time
 from openai_magic.core import providers

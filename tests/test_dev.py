@@ -13,7 +13,7 @@ import psutil
 import pytest
 from envs import ROOT, free_port, kernel_env
 
-pytestmark = pytest.mark.kernel
+pytestmark = [pytest.mark.kernel, pytest.mark.timing]
 
 QUICKSTART_URL = re.compile(r"(http://127\.0\.0\.1:\d+/lab/tree/01_quickstart\.ipynb\?token=\w+)")
 DEMO_URL = re.compile(r"built-in demo backend at (http://127\.0\.0\.1:\d+/v1)")

@@ -15,7 +15,7 @@ from magics_kernel import Kernel, demo_kernel, ok, usage_error
 from openai_magic import ChatPanel
 from openai_magic.notebook.conversation import get_conversation
 
-pytestmark = pytest.mark.kernel
+pytestmark = [pytest.mark.kernel, pytest.mark.timing]
 
 
 @pytest.fixture(scope="module")

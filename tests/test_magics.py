@@ -7,7 +7,7 @@ import shutil
 import pytest
 from magics_kernel import ROOT, Kernel, usage_error
 
-pytestmark = pytest.mark.kernel
+pytestmark = [pytest.mark.kernel, pytest.mark.timing]
 
 
 @pytest.fixture(scope="module")

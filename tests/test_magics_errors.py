@@ -11,7 +11,7 @@ from conftest import SENTINEL_KEY
 from envs import kernel_env
 from magics_kernel import Kernel, usage_error
 
-pytestmark = pytest.mark.kernel
+pytestmark = [pytest.mark.kernel, pytest.mark.timing]
 
 
 @pytest.fixture(scope="module")

@@ -21,7 +21,7 @@ PNG = base64.b64decode(
     "iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mNk+M9QDwADhgGAWjR9awAAAABJRU5ErkJggg=="
 )
 
-pytestmark = pytest.mark.panel
+pytestmark = [pytest.mark.panel, pytest.mark.timing]
 
 
 def answers(panel: ChatPanel) -> list[AnswerView]:

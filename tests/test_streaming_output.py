@@ -18,7 +18,7 @@ from magics_kernel import demo_kernel, ok
 from nbformat.v4 import new_code_cell, new_notebook
 from notebook_run import execute_notebook
 
-pytestmark = pytest.mark.kernel
+pytestmark = [pytest.mark.kernel, pytest.mark.timing]
 
 
 @pytest.fixture(scope="module")

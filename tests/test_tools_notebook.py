@@ -14,7 +14,7 @@ from tool_protocol_server import ToolProtocolServer, call, say
 
 from openai_magic import ChatPanel
 
-pytestmark = pytest.mark.kernel
+pytestmark = [pytest.mark.kernel, pytest.mark.timing]
 
 TOOLS = '''
 import asyncio, threading, time
