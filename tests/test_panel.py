@@ -489,3 +489,30 @@ def test_code_blocks_are_highlighted_and_stay_escaped():
     assert "<script>" not in block and "&lt;script&gt;" in block
     view.block(1, "```no-such-language\n<b>raw</b>\n```\n")
     assert "<b>raw</b>" not in view.text_html and "&lt;b&gt;raw&lt;/b&gt;" in view.text_html
+
+
+async def test_a_long_answer_streams_in_bounded_containers_one_widget_per_part(make_panel):
+    """A container re-sends its whole children list on every change: parts go in groups of GROUP, and
+    share one Layout and Style, so an answer of many blocks costs linear comm bytes."""
+    from ipywidgets.widgets.widget import _instances
+
+    from openai_magic.notebook.panel_answer import GROUP
+
+    panel = await loaded(make_panel(conversation="groups"))
+    widest: list[int] = []
+    original = AnswerView.block
+
+    def block(self: AnswerView, index: int, source: str) -> None:
+        original(self, index, source)
+        widest.append(max([len(self.blocks.children)] + [len(g.children) for g in self.blocks.children]))
+
+    before = len(_instances)
+    AnswerView.block = block  # type: ignore[method-assign]
+    try:
+        await panel.send("[demo tokens=1500] [demo pace=0.0005] many blocks")
+    finally:
+        AnswerView.block = original  # type: ignore[method-assign]
+    parts = sum(1 for _ in widest)
+    assert parts > 3 * GROUP and max(widest) <= max(GROUP, parts // GROUP + 1)
+    created = len(_instances) - before
+    assert created < 1.3 * parts + 40  # about one widget per part (not three), plus the turn's own

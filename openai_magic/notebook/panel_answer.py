@@ -7,6 +7,7 @@ from functools import lru_cache
 from typing import Any
 
 import ipywidgets as widgets
+from ipywidgets.widgets.widget_string import HTMLStyle
 
 from .sinks import Sink
 
@@ -47,6 +48,9 @@ def _safe_parser() -> Any:
     return MarkdownIt("commonmark", options).enable(["table", "strikethrough"])
 
 
+GROUP = 16  # streamed parts per container
+
+
 class AnswerView(widgets.VBox, Sink):
     """Widgets for one streamed answer; one HTML widget per Markdown block, only changed blocks are set."""
 
@@ -56,7 +60,8 @@ class AnswerView(widgets.VBox, Sink):
         self.reasoning_box = widgets.HTML(layout=widgets.Layout(display="none"))
         self.tools = widgets.VBox()  # one block per tool call, completed when it returns
         self._calls: dict[str, tuple[Any, widgets.HTML]] = {}
-        self.blocks = widgets.VBox()
+        self.blocks = widgets.VBox()  # the parts while streaming (in groups), then the whole answer
+        self._shared: dict[str, Any] = {}
         self.images = widgets.HTML(layout=widgets.Layout(display="none"))
         self.footer_line = widgets.HTML()
         self.error_line = widgets.HTML()
@@ -98,13 +103,22 @@ class AnswerView(widgets.VBox, Sink):
         self.reasoning_box.layout.display = ""
 
     def block(self, index: int, source: str) -> None:
+        """Show part `index` while streaming. Parts go into groups of GROUP: a container's `children`
+        are re-sent whole on every change, so one flat list of parts would cost quadratic bytes."""
         self.status(None)
         block_html = _safe_parser().render(source) if source else ""
-        children = self.blocks.children
-        if index < len(children):
-            children[index].value = block_html
+        group, place = divmod(index, GROUP)
+        groups = self.blocks.children
+        if group < len(groups) and place < len(groups[group].children):
+            groups[group].children[place].value = block_html
+            return
+        if not self._shared:  # one Layout and Style for every part: not three widgets per part
+            self._shared = {"layout": widgets.Layout(), "style": HTMLStyle()}
+        part = widgets.HTML(block_html, **self._shared)
+        if group < len(groups):
+            groups[group].children = (*groups[group].children, part)
         else:
-            self.blocks.children = (*children, widgets.HTML(block_html))
+            self.blocks.children = (*groups, widgets.VBox([part], layout=self._shared["layout"]))
 
     def final(self, answer: str, metadata: dict[str, Any]) -> None:
         """The complete answer as one rendering, identical to rendering the whole text at once."""
@@ -149,4 +163,8 @@ class AnswerView(widgets.VBox, Sink):
     @property
     def text_html(self) -> str:
         """All answer blocks' HTML, joined."""
-        return "".join(child.value for child in self.blocks.children)
+        found: list[str] = []
+        for child in self.blocks.children:
+            parts = child.children if isinstance(child, widgets.VBox) else (child,)
+            found += [part.value for part in parts]
+        return "".join(found)

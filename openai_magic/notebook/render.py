@@ -40,7 +40,7 @@ from .render_parts import METADATA_KEY, THINKING, footer_text
 from .sinks import Sink
 
 THROTTLE_SECONDS = 1 / 15
-MAX_WAIT = 0.35  # the open part is updated at least this often while text arrives (the bound is 0.5 s)
+MAX_WAIT = 0.25  # the open part is updated at least this often while text arrives (the bound is 0.5 s)
 OPEN_BYTES_PER_SECOND = 4096  # cost budget for re-sending the open part
 
 
