@@ -139,13 +139,13 @@ async def test_send_button_streams_blocks_and_records_history(make_panel):
 async def test_streaming_is_block_wise(make_panel, monkeypatch):
     """Settled parts are set once and left alone; once complete the answer is one rendering of the whole."""
     calls: list[int] = []
-    block = AnswerView.block
+    show_blocks = AnswerView.show_blocks
 
-    def record(self: AnswerView, index: int, source: str) -> None:
-        calls.append(index)
-        block(self, index, source)
+    def record(self: AnswerView, changes: list[tuple[int, str]]) -> None:
+        calls.extend(index for index, _ in changes)
+        show_blocks(self, changes)
 
-    monkeypatch.setattr(AnswerView, "block", record)
+    monkeypatch.setattr(AnswerView, "show_blocks", record)
     panel = await loaded(make_panel(conversation="blocks"))
     text = await panel.send("long [demo tokens=400] [demo pace=0.001]")
     (view,) = answers(panel)
@@ -500,19 +500,46 @@ async def test_a_long_answer_streams_in_bounded_containers_one_widget_per_part(m
 
     panel = await loaded(make_panel(conversation="groups"))
     widest: list[int] = []
-    original = AnswerView.block
+    parts: set[int] = set()
+    original = AnswerView.show_blocks
 
-    def block(self: AnswerView, index: int, source: str) -> None:
-        original(self, index, source)
+    def show_blocks(self: AnswerView, changes: list[tuple[int, str]]) -> None:
+        original(self, changes)
+        parts.update(id(part) for part, _, _ in self._pieces.values())
         widest.append(max([len(self.blocks.children)] + [len(g.children) for g in self.blocks.children]))
 
     before = len(_instances)
-    AnswerView.block = block  # type: ignore[method-assign]
+    AnswerView.show_blocks = show_blocks  # type: ignore[method-assign]
     try:
         await panel.send("[demo tokens=1500] [demo pace=0.0005] many blocks")
     finally:
-        AnswerView.block = original  # type: ignore[method-assign]
-    parts = sum(1 for _ in widest)
-    assert parts > 3 * GROUP and max(widest) <= max(GROUP, parts // GROUP + 1)
+        AnswerView.show_blocks = original  # type: ignore[method-assign]
+    assert len(parts) > 3 * GROUP and max(widest) <= max(GROUP, len(parts) // GROUP + 1)
     created = len(_instances) - before
-    assert created < 1.3 * parts + 40  # about one widget per part (not three), plus the turn's own
+    assert created < 1.3 * len(parts) + 40  # about one widget per part (not three), plus the turn's own
+
+
+def test_blocks_settled_in_one_update_share_one_widget_and_render_the_same():
+    """A fast server settles many blocks between two updates: they become one part, the growing block
+    its own, and updates of that block re-send only it. The view reads as the blocks rendered apart."""
+    from openai_magic.notebook.blocks import split_blocks
+    from openai_magic.notebook.render import StreamRenderer
+
+    view = AnswerView()
+    renderer = StreamRenderer(view, throttle=0)
+    text = "".join(f"## Part {i}\n\nParagraph {i} with `code`.\n\n" for i in range(30)) + "Still growing"
+    renderer.add(text)
+    part_widgets = [part for group in view.blocks.children for part in group.children]
+    blocks = split_blocks(text)
+    assert len(blocks) == 61 and len(part_widgets) == 2
+    assert view.text_html == "".join(_safe_parser().render(b) for b in blocks)
+    growing = part_widgets[1]
+    sent: list[str] = []
+    growing.observe(lambda change: sent.append(change["new"]), "value")
+    settled_before = part_widgets[0].value
+    renderer.add(" and growing")
+    assert sent == [_safe_parser().render("Still growing and growing")]
+    assert part_widgets[0].value == settled_before
+    renderer.add("\n\n- a new list\n")
+    assert len([p for g in view.blocks.children for p in g.children]) == 3
+    assert view.text_html == "".join(_safe_parser().render(b) for b in split_blocks(renderer.answer))

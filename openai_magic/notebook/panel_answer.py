@@ -52,7 +52,7 @@ GROUP = 16  # streamed parts per container
 
 
 class AnswerView(widgets.VBox, Sink):
-    """Widgets for one streamed answer; one HTML widget per Markdown block, only changed blocks are set."""
+    """Widgets for one streamed answer: Markdown blocks as HTML parts, only changed parts are set."""
 
     def __init__(self, title: str = "", **kwargs: Any) -> None:
         self.title = widgets.HTML(f"<b>{html.escape(title)}</b>" if title else "")
@@ -62,6 +62,7 @@ class AnswerView(widgets.VBox, Sink):
         self._calls: dict[str, tuple[Any, widgets.HTML]] = {}
         self.blocks = widgets.VBox()  # the parts while streaming (in groups), then the whole answer
         self._shared: dict[str, Any] = {}
+        self._pieces: dict[int, tuple[widgets.HTML, list[str], int]] = {}  # block -> its part, HTML, slot
         self.images = widgets.HTML(layout=widgets.Layout(display="none"))
         self.footer_line = widgets.HTML()
         self.error_line = widgets.HTML()
@@ -103,26 +104,49 @@ class AnswerView(widgets.VBox, Sink):
         self.reasoning_box.layout.display = ""
 
     def block(self, index: int, source: str) -> None:
-        """Show part `index` while streaming. Parts go into groups of GROUP: a container's `children`
-        are re-sent whole on every change, so one flat list of parts would cost quadratic bytes."""
+        """Show block `index` (new, or an update of one shown before)."""
+        self.show_blocks([(index, source)])
+
+    def show_blocks(self, changes: list[tuple[int, str]]) -> None:
+        """Show what one update changed. The new blocks that are already settled share one widget (a
+        fast server settles dozens per update: one widget each would cost ~1 KB of comm state apiece);
+        the last new block, the one still growing, gets its own so its updates re-send only itself."""
         self.status(None)
-        block_html = _safe_parser().render(source) if source else ""
-        group, place = divmod(index, GROUP)
-        groups = self.blocks.children
-        if group < len(groups) and place < len(groups[group].children):
-            groups[group].children[place].value = block_html
-            return
+        fresh: list[tuple[int, str]] = []
+        for index, source in changes:
+            if index in self._pieces:
+                self._update_piece(index, source)
+            else:
+                fresh.append((index, source))
+        if len(fresh) > 1:
+            self._add_part(fresh[:-1])
+        if fresh:
+            self._add_part(fresh[-1:])
+
+    def _update_piece(self, index: int, source: str) -> None:
+        part, pieces, slot = self._pieces[index]
+        pieces[slot] = _safe_parser().render(source) if source else ""
+        part.value = "".join(pieces)
+
+    def _add_part(self, blocks: list[tuple[int, str]]) -> None:
+        """A new part widget for `blocks`. Parts go into groups of GROUP: a container's `children` are
+        re-sent whole on every change, so one flat list of parts would cost quadratic bytes."""
+        pieces = [_safe_parser().render(source) if source else "" for _, source in blocks]
         if not self._shared:  # one Layout and Style for every part: not three widgets per part
             self._shared = {"layout": widgets.Layout(), "style": HTMLStyle()}
-        part = widgets.HTML(block_html, **self._shared)
-        if group < len(groups):
-            groups[group].children = (*groups[group].children, part)
+        part = widgets.HTML("".join(pieces), **self._shared)
+        for slot, (index, _) in enumerate(blocks):
+            self._pieces[index] = (part, pieces, slot)
+        groups = self.blocks.children
+        if groups and len(groups[-1].children) < GROUP:
+            groups[-1].children = (*groups[-1].children, part)
         else:
             self.blocks.children = (*groups, widgets.VBox([part], layout=self._shared["layout"]))
 
     def final(self, answer: str, metadata: dict[str, Any]) -> None:
         """The complete answer as one rendering, identical to rendering the whole text at once."""
         self.status(None)
+        self._pieces.clear()
         self.blocks.children = (widgets.HTML(_safe_parser().render(answer)),) if answer else ()
 
     def tool_call(self, call: Any) -> None:

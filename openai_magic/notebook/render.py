@@ -193,11 +193,15 @@ class StreamRenderer:
             return sent
         current = self.blocks.blocks
         shown = self._shown
-        for index in range(self._stable, len(current)):
-            source = current[index]
-            if index >= len(shown) or shown[index] != source:
-                self.sink.block(index, source)
-                sent = True
+        changes = [
+            (index, current[index])
+            for index in range(self._stable, len(current))
+            if index >= len(shown) or shown[index] != current[index]
+        ]
+        if changes:
+            self.sink.show_blocks(changes)  # counted as shown only once the sink returned
+            sent = True
+            for index, source in changes:
                 if index < len(shown):
                     shown[index] = source
                 else:

@@ -1,6 +1,7 @@
 """Where a streamed answer is shown: the `Sink` interface, the terminal sink, interrupt safety.
 
-A sink implements `status`, `reasoning`, `block` (blockwise sinks: Markdown parts while streaming) or
+A sink implements `status`, `reasoning`, `block` / `show_blocks` (blockwise sinks: Markdown parts while
+streaming) or
 `delta` (raw text), `image`, `final` (the whole answer once it is complete), `footer`, `error`,
 `notice`. `display_sink.DisplaySink` publishes to notebook front ends, `TextSink` writes plain text
 (terminal IPython), the panel's `AnswerView` is a sink made of widgets. `deferred_interrupts` holds
@@ -43,6 +44,13 @@ class Sink:
 
     def block(self, index: int, source: str) -> None:
         """Show block `index` (new or updated open block)."""
+
+    def show_blocks(self, changes: list[tuple[int, str]]) -> None:
+        """Everything one update changed, in index order: the new indices are contiguous at the end and
+        all but the last of them are settled. Sinks that can show several blocks as one part (the panel:
+        one widget, not one per block, when a fast server settles many at once) override this."""
+        for index, source in changes:
+            self.block(index, source)
 
     def delta(self, text: str) -> None:
         """Raw answer text as it arrives (non-blockwise sinks)."""
@@ -172,6 +180,7 @@ _SINK_METHODS = frozenset(
         "tool_call",
         "tool_result",
         "block",
+        "show_blocks",
         "delta",
         "final",
         "image",
