@@ -44,6 +44,15 @@ def keyed_server():
         yield server
 
 
+@pytest.fixture
+def key_store():
+    """The process-wide key store (`%chat_key` and the panel), emptied after the test."""
+    from openai_magic.notebook import keys
+
+    yield keys
+    keys._KEYS.clear()
+
+
 @pytest.fixture(scope="session")
 def base_url(demo_server) -> str:
     return demo_server.base_url

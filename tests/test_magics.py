@@ -198,3 +198,33 @@ def test_text_held_by_the_throttle_shows_while_the_stream_pauses(kernel) -> None
             states.append("".join(shown.values()))
     assert head in states  # shown during the pause, before the rest arrived
     assert cell.markdown.startswith(head) and len(cell.markdown) > len(head)  # then the rest came
+
+
+def test_chat_panel_takes_every_session_default_the_panel_has(kernel, tmp_path) -> None:
+    """`%chat_panel` is the panel with the session's defaults: replay, log, stream, sampling, steps."""
+    log = tmp_path / "panel.db"
+    ok(
+        kernel.run(
+            f"%config ChatMagics.log_path = {str(log)!r}\n%config ChatMagics.stream = False\n"
+            "%config ChatMagics.max_steps = 3\n%config ChatMagics.temperature = 0.5\n"
+            f"%chat_replay replay {str(tmp_path / 'none.replay.jsonl')!r}"
+        )
+    )
+    try:
+        ok(kernel.run("%chat_panel -m demo-chat -c panel-defaults"))
+        ok(
+            kernel.run(
+                "import gc\nfrom openai_magic import ChatPanel\n"
+                "(_p,) = [o for o in gc.get_objects() if isinstance(o, ChatPanel)"
+                " and o.conversation_name == 'panel-defaults']\n_p = _p._defaults"
+            )
+        )
+        found = kernel.value("[_p.log_path, _p.stream, _p.max_steps, _p.temperature, _p.replay_mode]")
+        assert found == [str(log), False, 3, 0.5, "replay"]
+    finally:
+        ok(
+            kernel.run(
+                "%chat_replay off\n%config ChatMagics.log_path = None\n%config ChatMagics.stream = True\n"
+                "%config ChatMagics.max_steps = 8\n%config ChatMagics.temperature = None"
+            )
+        )

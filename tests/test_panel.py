@@ -377,15 +377,6 @@ async def test_key_argument_never_reaches_widget_state(keyed_server):
     assert SENTINEL_KEY not in repr(panel) and SENTINEL_KEY not in str(panel._repr_mimebundle_())
 
 
-@pytest.fixture
-def key_store():
-    """The process-wide key store (`%chat_key` and the panel), emptied after the test."""
-    from openai_magic.notebook import keys
-
-    yield keys
-    keys._KEYS.clear()
-
-
 async def test_key_kept_by_chat_key_serves_a_panel_made_in_python(keyed_server, key_store):
     from openai_magic.notebook.plan import resolve_provider
 

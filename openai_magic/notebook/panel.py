@@ -21,12 +21,13 @@ from .conversation import Conversation, conversation_names, get_conversation
 from .errorline import describe
 from .options import DEFAULT_CONVERSATION, PANEL, ChatOptions
 from .panel_answer import AnswerView, user_turn
-from .panel_controls import CUSTOM, DEFAULT, Controls
+from .panel_controls import Controls
 from .panel_key import KeyField
 from .panel_models import ModelList
 from .panel_params import tools_html
+from .panel_provider import ProviderChoice, provider_choices
 from .panel_transcript import Transcript
-from .plan import UnknownProviderError, plan_turn, provider_label, resolve_provider
+from .plan import plan_turn
 from .replay_scope import scope as replay_scope
 from .turn import FAILED, INTERRUPTED, Turn, compare
 
@@ -51,8 +52,9 @@ class ChatPanel:
         self._defaults = ChatOptions.from_params(PANEL, **params)  # validates before any widget exists
         self._key = KeyField(api_key)
         self._id = uuid.uuid4().hex[:16]  # names the static copy of the thread (panel_fallback.py)
-        self.ui = Controls(_provider_choices(), self._key.box, self._id)
+        self.ui = Controls(provider_choices(), self._key.box, self._id)
         self._models = ModelList(self.ui, self._key)
+        self._provider = ProviderChoice(self.ui, self._key, self._models)
         self._task: asyncio.Task[Any] | None = None
         self._stopping = False
         self._transcript = Transcript(self.ui, self._id, lambda: f"ChatPanel ({self.provider_label})")
@@ -61,7 +63,7 @@ class ChatPanel:
         self.ui.params.show(self._defaults)
         self.ui.tools_list.value = tools_html(self._defaults.tools)
         self.ui.compare.value = bool(compare)
-        self._select_provider(provider)
+        self._provider.select(provider)
         self._wire()
         name = self._defaults.conversation or DEFAULT_CONVERSATION
         if self._defaults.new:  # ChatPanel(new=True): start the thread afresh, once
@@ -102,14 +104,7 @@ class ChatPanel:
     @property
     def provider_label(self) -> str:
         """The selected preset name, the custom base URL (no credentials), or the default's label."""
-        value = self.ui.provider.value
-        if value == CUSTOM:
-            from ..core.urls import strip_credentials
-
-            return strip_credentials(self.ui.base_url.value.strip())
-        if value == DEFAULT:
-            return provider_label(resolve_provider(None)[0])
-        return str(value or "")
+        return self._provider.label
 
     @property
     def model(self) -> str | None:
@@ -145,12 +140,8 @@ class ChatPanel:
 
     def options(self) -> ChatOptions:
         """The options as `%%chat` takes them, filled from the widgets; no key in them."""
-        value = self.ui.provider.value
-        provider = (
-            None if value == DEFAULT else (self.ui.base_url.value.strip() if value == CUSTOM else value)
-        )
         return self._defaults.replace(
-            provider=provider or None,
+            provider=self._provider.provider,
             model=self.model,
             conversation=self.conversation_name,
             **self.ui.params.values(),
@@ -223,48 +214,14 @@ class ChatPanel:
         ui.stop.on_click(lambda _: self.stop())
         ui.refresh.on_click(lambda _: self.load_models())
         self._key.on_change = self.load_models
-        ui.provider.observe(lambda _: self._on_provider(), "value")
-        ui.base_url.observe(lambda _: self._on_provider(), "value")
+        self._provider.on_change = self.load_models
+        self._provider.wire()
         ui.compare.observe(self._on_compare, "value")
         ui.thread.observe(lambda change: self.switch_conversation(change["new"]), "value")
         ui.new_thread.on_click(lambda _: self.new_conversation())
         ui.clear.on_click(lambda _: self.clear_conversation())
         ui.export_md.on_click(lambda _: self.export(f"{self.conversation_name}.md"))
         ui.export_json.on_click(lambda _: self.export(f"{self.conversation_name}.json"))
-
-    def _select_provider(self, provider: str | None) -> None:
-        ui = self.ui
-        values = [value for _, value in ui.provider.options]
-        if provider is None:
-            ui.provider.value = DEFAULT if DEFAULT in values else "Demo"
-        else:
-            try:
-                cls, _ = resolve_provider(provider)
-            except UnknownProviderError:
-                cls = None
-            name = getattr(cls, "__name__", "")
-            if cls is not None and name in values and not str(provider).startswith(("http://", "https://")):
-                ui.provider.value = name
-            else:
-                ui.provider.value = CUSTOM
-                ui.base_url.value = str(provider)
-        self._on_provider(reload=False)
-
-    def _on_provider(self, reload: bool = True) -> None:
-        """A new selection: resolve its class once, show the key that applies, reload the models."""
-        ui = self.ui
-        custom = ui.provider.value == CUSTOM
-        ui.base_url.layout.display = "" if custom else "none"
-        provider = self.options().provider
-        try:
-            cls = None if custom and not provider else resolve_provider(provider)[0]
-            problem = "" if cls is not None else "enter the server's base URL, e.g. http://localhost:8000/v1"
-        except UnknownProviderError as exc:
-            cls, problem = None, str(exc)
-        self._key.set_provider(cls)
-        self._models.set_provider(cls, problem)
-        if reload:
-            self.load_models()
 
     def _on_compare(self, change: dict[str, Any]) -> None:
         self.ui.compare_models.layout.display = "" if change["new"] else "none"
@@ -375,15 +332,6 @@ class ChatPanel:
         """A cancellation that did not come from Stop (e.g. the awaiting cell was interrupted) goes on."""
         if INTERRUPTED in outcomes and not self._stopping:
             raise asyncio.CancelledError
-
-
-def _provider_choices() -> list[tuple[str, str]]:
-    """The dropdown: what `%chat` uses by default when that is not a preset, then every preset."""
-    from ..core import providers
-
-    default, is_demo = resolve_provider(None)
-    choices = [] if is_demo else [(f"{provider_label(default)} (environment)", DEFAULT)]
-    return choices + [(name, name) for name in providers.names()]
 
 
 def _loop() -> asyncio.AbstractEventLoop | None:

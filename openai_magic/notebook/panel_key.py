@@ -28,6 +28,7 @@ class KeyField:
 
     def __init__(self, api_key: str | Secret | None = None) -> None:
         self.__key = Secret.wrap(api_key) or None  # masked in any repr or traceback
+        self.__key_for: str | None = None  # keys.key_id of the provider the key was given for
         self._source = "passed to ChatPanel" if api_key else ""
         self._provider: Any = None
         self.on_change: Callable[[], object] | None = None  # called after a key is typed
@@ -48,17 +49,24 @@ class KeyField:
         if not value:
             return
         self.__key = Secret(value)
+        self.__key_for = None
         self._source = "typed in panel"
         if self._provider is not None:  # shared with %%chat, like the conversations
             keys.remember(self._provider, self.__key)
+            self.__key_for = keys.key_id(self._provider)
         self.password.value = ""
         self._show()
         if self.on_change is not None:
             self.on_change()
 
     def set_provider(self, provider: Any) -> None:
-        """The provider the key is for: where `%chat_key` kept its key and which variable holds it."""
+        """The provider the key is for: where `%chat_key` kept its key and which variable holds it.
+
+        A typed or passed key belongs to the provider it was given for: choosing another provider (or
+        another base URL) must not send it to that host."""
         self._provider = provider
+        if self.__key is not None and self.__key_for is None:
+            self.__key_for = keys.key_id(provider)
         self._show()
 
     @property
@@ -72,6 +80,7 @@ class KeyField:
     def clear(self) -> None:
         """Forget a typed or passed key."""
         self.__key = None
+        self.__key_for = None
         self._source = ""
         self._show()
 
@@ -79,12 +88,19 @@ class KeyField:
     def key(self) -> Secret | None:
         """The key to use: typed or passed in, else one kept by `%chat_key` (else the core reads the
         provider's environment variable itself)."""
-        return self.__key or self._stored
+        return self._given or self._stored
+
+    @property
+    def _given(self) -> Secret | None:
+        """The typed or passed key, when it was given for the current provider."""
+        if self.__key is None or self._provider is None:
+            return None
+        return self.__key if self.__key_for == keys.key_id(self._provider) else None
 
     @property
     def description(self) -> str:
         """What the status line says about the key, never the key itself."""
-        if self.__key:
+        if self._given:
             return f"key set ({self._source})"
         if self._stored:
             return "key set (kept in kernel memory by %chat_key)"

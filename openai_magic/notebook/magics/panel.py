@@ -8,6 +8,7 @@ from IPython.core.error import UsageError
 from IPython.core.magic import Magics, line_magic, magics_class
 from IPython.core.magic_arguments import argument, magic_arguments
 
+from ..options import CONFIG, PANEL, ChatOptions, names
 from .arguments import parse
 from .chat import chat_defaults
 
@@ -36,10 +37,13 @@ class PanelMagics(Magics):
 
         from ..panel import ChatPanel
 
-        params: dict[str, Any] = {"use_keyring": defaults.use_keyring} if defaults.use_keyring else {}
-        for name in ("system", "temperature", "top_p", "max_tokens", "seed", "timeout"):
-            if getattr(defaults, name) is not None:
-                params[name] = getattr(defaults, name)
+        # Every session default the panel also takes (sampling, stream, log, replay, keyring, ...).
+        fresh, shared = ChatOptions(), set(names(CONFIG)) & set(names(PANEL)) - {"provider", "model"}
+        params: dict[str, Any] = {
+            name: getattr(defaults, name)
+            for name in shared
+            if getattr(defaults, name) != getattr(fresh, name)
+        }
         if args.conversation:
             params["conversation"] = args.conversation
         display(ChatPanel(provider=provider, model=args.model or defaults.model, **params))
