@@ -292,36 +292,58 @@ def test_a_build_without_fts5_pauses_the_index_and_fts5_rebuilds_it(tmp_path: Pa
 # --- schema versions --------------------------------------------------------------------------
 
 
-def test_a_v1_file_upgrades_through_a_new_migration(tmp_path: Path) -> None:
+def test_a_file_upgrades_through_a_new_migration(tmp_path: Path) -> None:
     path = tmp_path / "log.db"
-    with TurnLog(path) as v1:
-        v1.record(TurnRecord(prompt="from v1", model="m"))
+    now, later = len(MIGRATIONS), len(MIGRATIONS) + 1
+    with TurnLog(path) as current:
+        current.record(TurnRecord(prompt="from v1", model="m"))
     calls = []
 
     def m2_model_family(conn: sqlite3.Connection) -> None:
-        calls.append(2)
+        calls.append(later)
         conn.execute("ALTER TABLE turns ADD COLUMN family TEXT NOT NULL DEFAULT ''")
         conn.execute("UPDATE turns SET family = model || '-family'")
 
     conn = sqlite3.connect(path, isolation_level=None)
-    assert user_version(conn) == 1
-    assert migrate(conn, [*MIGRATIONS, m2_model_family]) == 2
-    assert migrate(conn, [*MIGRATIONS, m2_model_family]) == 2 and calls == [2]
+    assert user_version(conn) == now
+    assert migrate(conn, [*MIGRATIONS, m2_model_family]) == later
+    assert migrate(conn, [*MIGRATIONS, m2_model_family]) == later and calls == [later]
     assert conn.execute("SELECT prompt, family FROM turns").fetchall() == [("from v1", "m-family")]
     conn.close()
-    with TurnLog(path) as older_package:  # knows only v1: reads and writes the columns it knows
+    with TurnLog(path) as older_package:  # knows one version less: reads and writes the columns it knows
         older_package.record(TurnRecord(prompt="after v2"))
         assert [rec.prompt for rec in older_package.recent()] == ["after v2", "from v1"]
         assert older_package.take_notes() == [
-            f"chat log: {path} has schema version 2, newer than this openai_magic knows (1); "
+            f"chat log: {path} has schema version {later}, newer than this openai_magic knows ({now}); "
             "it is used as it is"
         ]
 
 
+def test_a_version_1_file_gets_in_thread_and_its_rows_count_as_joined(tmp_path: Path) -> None:
+    path = tmp_path / "log.db"
+    conn = sqlite3.connect(path, isolation_level=None)
+    assert migrate(conn, MIGRATIONS[:1]) == 1
+    conn.execute(
+        "INSERT INTO turns (time, thread, surface, provider, host, model, parameters, prompt, prompt_images,"
+        " answer, reasoning, tool_messages, images, usage, outcome) VALUES"
+        " (1, 'plan', 'magic', 'Demo', 'h', 'm', '{}', 'old turn', '[]', 'a', '', '[]', '[]', '{}', 'done')"
+    )
+    conn.close()
+    with TurnLog(path) as log:
+        log.record(TurnRecord(prompt="new, not joined", thread="plan", in_thread=False))
+        assert [(r.prompt, r.in_thread) for r in log.thread_turns("plan")] == [
+            ("old turn", True),
+            ("new, not joined", False),
+        ]
+    check = sqlite3.connect(path)
+    assert user_version(check) == 2
+    check.close()
+
+
 def test_a_failing_migration_changes_nothing(tmp_path: Path) -> None:
     path = tmp_path / "log.db"
-    with TurnLog(path) as v1:
-        v1.record(TurnRecord(prompt="kept"))
+    with TurnLog(path) as current:
+        current.record(TurnRecord(prompt="kept"))
 
     def m2_broken(conn: sqlite3.Connection) -> None:
         conn.execute("ALTER TABLE turns ADD COLUMN half TEXT")
@@ -330,7 +352,7 @@ def test_a_failing_migration_changes_nothing(tmp_path: Path) -> None:
     conn = sqlite3.connect(path, isolation_level=None)
     with pytest.raises(RuntimeError, match="step two failed"):
         migrate(conn, [*MIGRATIONS, m2_broken])
-    assert user_version(conn) == 1 and not conn.in_transaction
+    assert user_version(conn) == len(MIGRATIONS) and not conn.in_transaction
     assert "half" not in {row[1] for row in conn.execute("PRAGMA table_info(turns)")}
     conn.close()
 

@@ -97,6 +97,35 @@ def test_a_thread_survives_a_kernel_restart_when_restored(tmp_path, demo_server)
         third.close()
 
 
+def test_a_restore_rebuilds_the_thread_that_was(tmp_path, demo_server) -> None:
+    """Only turns that joined the thread come back: not those before `--new`, a `--no-history` turn,
+    a failed one with no text, an image."""
+    log = tmp_path / "log.db"
+    first = kernel_with_log(tmp_path, demo_server, log)
+    try:
+        for line in ("one", "two", "--new fresh", "--no-history kept out", "--image a red square"):
+            ok(first.run(f"%chat -c t1 {line}"))
+        first.run("%chat -c t1 -m no-such-model failed")
+        ok(first.run("from openai_magic import ChatPanel\np = ChatPanel(conversation='t2', new=True)"))
+        kept = first.value(
+            "[m['content'] for m in __import__('openai_magic').notebook.conversation"
+            ".get_conversation('t1').messages]"
+        )
+    finally:
+        first.close()
+    assert kept[0] == "fresh" and len(kept) == 2
+    second = kernel_with_log(tmp_path, demo_server, log)
+    try:
+        assert "Restored 1 turn of 't1' " in ok(second.run("%chat_history -c t1 --restore")).stdout
+        restored = second.value(
+            "[m['content'] for m in __import__('openai_magic').notebook.conversation"
+            ".get_conversation('t1').messages]"
+        )
+        assert restored == kept
+    finally:
+        second.close()
+
+
 def test_a_broken_log_is_one_warning_and_the_turn_goes_on(tmp_path, demo_server) -> None:
     broken = tmp_path / "broken.db"
     broken.write_bytes(b"this is not a database" * 100)

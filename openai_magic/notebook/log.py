@@ -81,6 +81,7 @@ class TurnRecord:
     outcome: Outcome = "done"
     error: str | None = None  # the one error line shown to the user
     replayed: bool = False
+    in_thread: bool = True  # the turn joined its thread (a restore brings back only those)
     time: float = field(default_factory=time.time)  # Unix epoch seconds when the turn started
     id: int | None = None  # set on records read back from the log
 
@@ -196,7 +197,7 @@ class TurnLog:
             return refs
 
         values = {name: getattr(rec, name) for name in _COLUMNS}
-        values.update(host=url_host(rec.host), replayed=int(rec.replayed))
+        values.update(host=url_host(rec.host), replayed=int(rec.replayed), in_thread=int(rec.in_thread))
         values.update(prompt_images=stored(rec.prompt_images), images=stored(rec.images))
         row = [_dump(values[name]) if name in _JSON_COLUMNS else values[name] for name in _COLUMNS]
         with self._lock:
@@ -317,6 +318,7 @@ def _record(row: tuple[Any, ...]) -> TurnRecord:
     for name in _JSON_COLUMNS:
         values[name] = json.loads(values[name])
     values["replayed"] = bool(values["replayed"])
+    values["in_thread"] = bool(values["in_thread"])
     return TurnRecord(**values)
 
 

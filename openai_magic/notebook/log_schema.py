@@ -56,7 +56,13 @@ def _m1_base(conn: sqlite3.Connection) -> None:
     conn.execute("CREATE TABLE images (sha256 TEXT PRIMARY KEY, mime TEXT NOT NULL, data BLOB NOT NULL)")
 
 
-MIGRATIONS: list[Migration] = [_m1_base]
+def _m2_in_thread(conn: sqlite3.Connection) -> None:
+    """Version 2: whether the turn joined its thread (not `--no-history`, an image, a compare, a failure
+    with no text), so a restore rebuilds the thread that was. Older rows count as joined."""
+    conn.execute("ALTER TABLE turns ADD COLUMN in_thread INTEGER NOT NULL DEFAULT 1")
+
+
+MIGRATIONS: list[Migration] = [_m1_base, _m2_in_thread]
 
 
 @contextmanager

@@ -66,12 +66,13 @@ class ChatPanel:
         self._provider.select(provider)
         self._wire()
         name = self._defaults.conversation or DEFAULT_CONVERSATION
+        from . import turn_log
+
         if self._defaults.new:  # ChatPanel(new=True): start the thread afresh, once
             get_conversation(name).clear()
+            turn_log.mark_cleared(get_conversation(name), self._defaults)
             self._defaults = self._defaults.replace(new=False)
         elif self._defaults.restore and not get_conversation(name).entries:  # after a kernel restart
-            from . import turn_log
-
             turn_log.restore(get_conversation(name), self._defaults)
         self.switch_conversation(name)
         self.load_models()

@@ -166,7 +166,10 @@ async def plan_turn(
     model, image = await _choose_model(provider, options, key, notify, surface)
     conversation = get_conversation(options.conversation)
     if options.new:
+        from . import turn_log
+
         conversation.clear()
+        turn_log.mark_cleared(conversation, options)  # a restore starts after it
     messages = conversation.request_messages(prompt, options.system, history=options.history)
     return Plan(
         prompt=prompt,

@@ -47,6 +47,7 @@ class TurnResult:
     exception: BaseException | None = field(default=None, repr=False)
     metadata: dict[str, Any] = field(default_factory=dict)
     tool_messages: list[dict[str, Any]] = field(default_factory=list)  # a tool loop's, in order
+    in_thread: bool = False  # the turn was added to its conversation thread
 
     @property
     def ok(self) -> bool:
@@ -131,7 +132,10 @@ class Turn:
             exception=self._exception,
             metadata=metadata,
         )
-        if self.record and plan.options.history and not plan.image and (result.answer or result.ok):
+        result.in_thread = bool(
+            self.record and plan.options.history and not plan.image and (result.answer or result.ok)
+        )
+        if result.in_thread:
             plan.conversation.add_turn(
                 plan.prompt,
                 renderer.final_reply,  # what the model said before a tool call is in the loop's messages

@@ -75,6 +75,7 @@ def record(result: Any, *, surface: str, say: Callable[[str], None]) -> None:
         outcome=result.outcome,
         error=result.error,
         replayed=bool(result.metadata.get("replayed")),
+        in_thread=result.in_thread,
     )
     warning = log.safe_record(row)
     for line in [*([warning] if warning else []), *log.take_notes()]:
@@ -92,8 +93,8 @@ def restore(conversation: Any, options: Any) -> int:
     last_clear = max((i for i, t in enumerate(turns) if t.surface == "clear"), default=-1)
     restored = 0
     for turn in turns[last_clear + 1 :]:
-        if turn.surface == "compare" or turn.parameters.get("image"):
-            continue  # never part of the thread when they were made
+        if not turn.in_thread or turn.surface == "compare" or turn.parameters.get("image"):
+            continue  # not part of the thread when they were made (older rows: by surface and kind)
         conversation.add_turn(
             turn.prompt,
             _final_reply(turn),

@@ -77,7 +77,7 @@ class HistoryMagics(Magics):
         count = turn_log.restore(conversation, defaults)
         where = turn_log.log_path(defaults)
         if count:
-            print(f"Restored {count} turns of {name!r} from {where}.")
+            print(f"Restored {count} turn{'' if count == 1 else 's'} of {name!r} from {where}.")
         else:
             print(f"No turns of {name!r} in {where}.")
 
