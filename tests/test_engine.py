@@ -45,6 +45,31 @@ def test_image_flag_wins_over_a_configured_chat_model(kernel) -> None:
     assert not cell.markdown.strip() and kernel.value("pic2[:4] == b'\\x89PNG'")
 
 
+def test_an_image_request_uses_the_model_named_on_its_line(kernel) -> None:
+    """`-m X --image` asks X for the image even when X is a chat model (the server then says so);
+    only a configured default model is replaced by the provider's image model."""
+    cell = kernel.run("%chat -m demo-chat --image -o pic3 a green square")
+    assert "does not support image requests" in cell.stderr + cell.stdout
+    assert not any("image/png" in data for data, _ in cell.displays)
+
+
+async def test_an_image_model_the_listing_does_not_mark_is_used_when_named() -> None:
+    """A server listing models without a `type` field (most local servers): `-m` names the image model."""
+    from core_support import HostileServer, http_reply
+
+    from openai_magic.notebook.options import ChatOptions
+    from openai_magic.notebook.plan import NoModelError, plan_turn
+
+    listing = {"object": "list", "data": [{"id": "chatty"}, {"id": "hidream-i1"}]}
+    async with HostileServer(lambda request: http_reply(200, listing)) as server:
+        named = ChatOptions(provider=server.base_url, model="hidream-i1", image=True, log=False)
+        plan = await plan_turn("a cat", named, surface="magic", notify=lambda _: None, model_given=True)
+        assert (plan.model, plan.image) == ("hidream-i1", True)
+        assert plan.provider.is_image_model("hidream-i1")  # so the core sends an image request
+        with pytest.raises(NoModelError):  # a configured model is not taken for an image model
+            await plan_turn("a cat", named, surface="magic", notify=lambda _: None)
+
+
 def test_no_history_turns_stay_out_of_the_thread(kernel) -> None:
     ok(kernel.run("%chat --new -c lone hi"))
     big = "x " * 100_000

@@ -151,8 +151,12 @@ async def plan_turn(
     key: Any = None,
     media: Sequence[Any] = (),
     notify: Callable[[str], None] = print,
+    model_given: bool = False,
 ) -> Plan:
     """Resolve provider, key, model and kind of request for one prompt.
+
+    `model_given`: the model was named for this turn (`%chat -m X --image`), so an image request uses
+    it even when nothing says it makes images; a configured default chat model is replaced instead.
 
     `key` is one typed in a panel or passed to it; otherwise the `%chat_key` store and the keyring are
     asked, and the core falls back to the provider's environment variable. Notices (the demo backend
@@ -163,7 +167,10 @@ async def plan_turn(
         _state["demo_notice"] = True
         notify(DEMO_NOTICE)
     key = key or keys.lookup(provider, keyring=options.use_keyring)
-    model, image = await _choose_model(provider, options, key, notify, surface)
+    model, image = await _choose_model(provider, options, key, notify, surface, model_given)
+    if image and not _is_image(provider, model):  # named for an image: the core must ask it for one
+        extra = {"image_models": [*(getattr(provider, "image_models", None) or []), model]}
+        provider = type(provider.__name__, (provider,), {**extra, "__qualname__": provider.__qualname__})
     conversation = get_conversation(options.conversation)
     if options.new:
         from . import turn_log
@@ -186,7 +193,12 @@ async def plan_turn(
 
 
 async def _choose_model(
-    provider: Any, options: ChatOptions, key: Any, notify: Callable[[str], None], surface: str
+    provider: Any,
+    options: ChatOptions,
+    key: Any,
+    notify: Callable[[str], None],
+    surface: str,
+    model_given: bool = False,
 ) -> tuple[str, bool]:
     """(model, image request?): what was asked (--image) and what the model is both decide."""
     model = options.model
@@ -202,7 +214,7 @@ async def _choose_model(
         return chosen, False
     # An image was asked for: the model if it makes images, else the provider's image model (so a
     # configured chat model such as `%config ChatMagics.model = "gpt-4o"` does not answer in text).
-    if model and _is_image(provider, model):
+    if model and (model_given or _is_image(provider, model)):
         return model, True
     default = getattr(provider, "default_image_model", "") or ""
     if default:

@@ -71,7 +71,8 @@ class ChatMagics(ChatMagicsConfig):
             raise UsageError(
                 "Empty prompt: nothing was sent. Write the prompt after the options or in the cell."
             )
-        return self.answer(prompt, options, self.media(options.media or ()), sink)
+        media = self.media(options.media or ())
+        return self.answer(prompt, options, media, sink, model_given=args.model is not None)
 
     def sink(self, options: Any, *, owned: bool) -> Any:
         """Markdown display outputs in a notebook, plain text in a terminal."""
@@ -138,14 +139,18 @@ class ChatMagics(ChatMagicsConfig):
             raise UsageError(f"--media: {exc}") from None
         return found
 
-    def answer(self, prompt: str, options: Any, media: list[Any], sink: Any) -> Any:
+    def answer(
+        self, prompt: str, options: Any, media: list[Any], sink: Any, *, model_given: bool = False
+    ) -> Any:
         """Plan and run the turn, then store or insert what the options ask for."""
         from ..replay_scope import scope
 
         with scope(options):  # planning may list models: replayed like the answer
-            return self.run_turn(prompt, options, media, sink)
+            return self.run_turn(prompt, options, media, sink, model_given=model_given)
 
-    def run_turn(self, prompt: str, options: Any, media: list[Any], sink: Any) -> Any:
+    def run_turn(
+        self, prompt: str, options: Any, media: list[Any], sink: Any, *, model_given: bool = False
+    ) -> Any:
         """Plan the turn, run it, deliver its result."""
         from ...core import bridge
         from ..confirm import AskInput
@@ -153,7 +158,10 @@ class ChatMagics(ChatMagicsConfig):
         from ..turn import Turn
 
         try:
-            plan = bridge.run(plan_turn(prompt, options, surface="magic", media=media, notify=sink.notice))
+            planning = plan_turn(
+                prompt, options, surface="magic", media=media, notify=sink.notice, model_given=model_given
+            )
+            plan = bridge.run(planning)
         except UnknownProviderError as exc:
             raise UsageError(str(exc)) from None
         except NoModelError as exc:
