@@ -165,6 +165,30 @@ async def test_turns_added_elsewhere_appear_in_every_panel_on_the_thread(demo_se
 
 
 @pytest.mark.panel
+async def test_a_turn_added_while_a_panel_streams_appears_there_in_the_thread_order(demo_server):
+    """Panel `slow` streams; meanwhile `fast` (same thread) answers: `slow` shows that turn too, before
+    its own, as the thread has them."""
+    slow_prompt = "[demo tokens=400] [demo pace=0.05] slow one"  # 20 s: stopped once `fast` answered
+    slow = ChatPanel(provider=demo_server.base_url, model="demo-chat", conversation="overlap")
+    fast = ChatPanel(provider=demo_server.base_url, model="demo-chat", conversation="overlap")
+    slow.ui.prompt.value = slow_prompt
+    streaming = slow._start()
+    assert streaming is not None
+    children = slow.ui.transcript
+    while len(children.children) < 2 or not children.children[1].text_html:  # the slow answer began
+        await asyncio.sleep(0.01)
+    await fast.send("[demo tokens=3] fast one")
+    assert not streaming.done()
+    slow.stop()
+    await streaming
+    thread = get_conversation("overlap").entries
+    assert [e.content for e in thread if e.role == "user"] == ["[demo tokens=3] fast one", slow_prompt]
+    shown = [w.text_html if hasattr(w, "text_html") else w.value for w in children.children]
+    assert len(shown) == 4 and "fast one" in shown[0] and "slow one" in shown[2]
+    assert slow.ui.thread_status.value == "<small>4 messages</small>"
+
+
+@pytest.mark.panel
 async def test_panel_fields_and_keywords(demo_server):
     demo = ChatPanel(provider="demo", conversation="fields")
     assert demo.key_status == "no key needed"

@@ -282,14 +282,16 @@ class ChatPanel:
             return await self._chat_turn(prompt, media)
 
     async def _chat_turn(self, prompt: str, media: list[Any]) -> str:
-        self._transcript.append(user_turn(prompt, len(media)))
         view = AnswerView()
-        self._transcript.append(view)
-        plan = await self._plan(prompt, media, view)
-        confirm = AskButtons(view) if plan.options.confirm else None
-        turn = Turn(plan, view, throttle=plan.options.throttle, confirm=confirm)
-        with self._transcript.own_turn():
+        self._transcript.start_turn(user_turn(prompt, len(media)), view)
+        try:
+            plan = await self._plan(prompt, media, view)
+            confirm = AskButtons(view) if plan.options.confirm else None
+            turn = Turn(plan, view, throttle=plan.options.throttle, confirm=confirm)
+            turn.recording = self._transcript.recording
             result = await turn.run()
+        finally:
+            self._transcript.end_turn()
         self._transcript.show_status()
         self._reraise([result.outcome])
         if result.outcome == FAILED and result.exception is not None:

@@ -25,7 +25,8 @@ class Transcript:
     def __init__(self, ui: Any, panel_id: str, title: Any) -> None:
         self.ui = ui
         self.thread: Conversation | None = None
-        self._own_turn = False  # a turn this panel is recording (already on screen)
+        self._own_turn = False  # this panel is adding its own turn (already on screen) to the thread
+        self._live: list[widgets.Widget] = []  # the widgets of this panel's turn in progress
         self._snapshot_id = f"openai-magic-panel-{panel_id}"
         self._panel_id = panel_id
         self._title = title  # () -> str
@@ -54,14 +55,24 @@ class Transcript:
             return
         if not new:
             self.ui.transcript.children = ()
+            self._live = []
         elif not self._own_turn:
-            for entry in new:
-                self.append(entry_widget(entry))
+            # Added elsewhere while this panel's own turn streams: before it, where the thread has it.
+            self._insert([entry_widget(entry) for entry in new])
         self.show_status()
 
+    def start_turn(self, *parts: widgets.Widget) -> None:
+        """Show this panel's new turn (the prompt, the answer view) at the end."""
+        for part in parts:
+            self.append(part)
+        self._live = list(parts)
+
+    def end_turn(self) -> None:
+        self._live = []
+
     @contextlib.contextmanager
-    def own_turn(self) -> Iterator[None]:
-        """While this panel records a turn it already shows, the observer does not add it again."""
+    def recording(self) -> Iterator[None]:
+        """While the turn adds itself to the thread, the observer does not show it a second time."""
         self._own_turn = True
         try:
             yield
@@ -69,10 +80,19 @@ class Transcript:
             self._own_turn = False
 
     def append(self, widget: widgets.Widget) -> None:
+        self._insert([widget], at_end=True)
+
+    def _insert(self, parts: list[widgets.Widget], at_end: bool = False) -> None:
         # The transcript is a height-capped flex column that scrolls: children must keep their natural
         # height, or the browser squeezes every answer to fit instead of scrolling.
-        widget.layout.flex = "0 0 auto"
-        self.ui.transcript.children = (*self.ui.transcript.children, widget)
+        for part in parts:
+            part.layout.flex = "0 0 auto"
+        children = list(self.ui.transcript.children)
+        live = len(self._live)
+        if at_end or not live or children[-live:] != self._live:
+            self.ui.transcript.children = (*children, *parts)
+        else:
+            self.ui.transcript.children = (*children[:-live], *parts, *self._live)
 
     def show_status(self) -> None:
         """The thread selector, the message count, and the static copy."""

@@ -14,7 +14,8 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
+from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -88,6 +89,8 @@ class Turn:
         self.renderer = StreamRenderer(self.sink, metadata=plan.metadata(), throttle=throttle)
         self._exception: BaseException | None = None
         self._error: str | None = None
+        # Held while the turn adds itself to its thread (a panel showing it already skips it).
+        self.recording: Callable[[], AbstractContextManager[Any]] = contextlib.nullcontext
 
     # -- the steps both loops share -----------------------------------------------------------------
 
@@ -136,14 +139,15 @@ class Turn:
             self.record and plan.options.history and not plan.image and (result.answer or result.ok)
         )
         if result.in_thread:
-            plan.conversation.add_turn(
-                plan.prompt,
-                renderer.final_reply,  # what the model said before a tool call is in the loop's messages
-                interrupted=outcome == INTERRUPTED,
-                error=self._error,
-                model=result.model,
-                tool_messages=result.tool_messages,
-            )
+            with self.recording():
+                plan.conversation.add_turn(
+                    plan.prompt,
+                    renderer.final_reply,  # what the model said before a tool call is in the loop's messages
+                    interrupted=outcome == INTERRUPTED,
+                    error=self._error,
+                    model=result.model,
+                    tool_messages=result.tool_messages,
+                )
         from . import turn_log
 
         turn_log.record(result, surface=self.surface, say=self.sink.notice)
