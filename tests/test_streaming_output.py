@@ -18,6 +18,8 @@ from magics_kernel import demo_kernel, ok
 from nbformat.v4 import new_code_cell, new_notebook
 from notebook_run import execute_notebook
 
+from openai_magic.notebook.display_sink import EXPORT_STYLE
+
 pytestmark = [pytest.mark.kernel, pytest.mark.timing]
 
 
@@ -47,6 +49,11 @@ def test_an_answer_ends_as_one_markdown_output_then_the_footer(kernel, shape: st
         if m["content"].get("transient")
     }
     outputs = rich(cell)
+    if "```" in answer:  # the export style comes with every answer that has a code block, just before it
+        style = outputs.pop(0)
+        assert (
+            style["data"] == {"text/html": EXPORT_STYLE, "text/plain": ""} and role(style["metadata"]) is None
+        )
     assert [role(o["metadata"]) for o in outputs] == ["answer", "footer"], outputs
     assert outputs[0]["data"] == {"text/markdown": answer, "text/plain": answer}  # the whole answer, once
     meta = outputs[0]["metadata"]["openai_magic"]
@@ -66,12 +73,28 @@ def test_notices_stay_and_come_before_the_answer(kernel) -> None:
     assert cell.outputs[1]["data"]["text/markdown"] == "[demo echo] {undefined_name} stays"
 
 
+def test_a_rerun_answer_keeps_its_export_style(kernel) -> None:
+    """Once per kernel would be lost when that cell is re-run or cleared: each answer with code has it."""
+    for _ in range(2):
+        cell = ok(kernel.run("%%chat --no-history\n[demo tokens=80 shape=code] [demo pace=0] go"))
+        assert rich(cell)[0]["data"].get("text/html") == EXPORT_STYLE
+    prose = ok(kernel.run("%%chat --no-history\n[demo tokens=40 shape=paragraph] [demo pace=0] go"))
+    assert EXPORT_STYLE not in json.dumps([o.get("data") for o in prose.outputs])  # none without code
+
+
 def test_a_failed_request_leaves_only_its_error_line(kernel) -> None:
     cell = ok(kernel.run("%chat --no-history -p http://127.0.0.1:9/v1 -m demo-chat hello"))
     assert [o["kind"] for o in cell.outputs] == ["stream"] and cell.outputs[0]["name"] == "stderr"
     assert cell.stderr.startswith("APIConnectionError: ")
     server = ok(kernel.run("%chat --no-history --header 'X-Demo-Fault: 503' hello"))
     assert [o["kind"] for o in server.outputs] == ["stream"]
+
+
+def test_a_failure_in_a_cell_with_other_code_leaves_no_empty_answer(kernel) -> None:
+    cell = ok(kernel.run('print("before")\n%chat --no-history -m no-such-model hi'))
+    assert cell.stdout == "before\n" and "no-such-model" in cell.stderr
+    displayed = [o for o in rich(cell)]
+    assert not [o for o in displayed if "text/markdown" in o["data"] or role(o["metadata"])], displayed
 
 
 def test_a_cell_with_other_code_keeps_that_code_output(kernel) -> None:

@@ -32,8 +32,9 @@ _EMPHASIS_BREAKERS = re.compile(r"([\\`*_<\[\]])")
 
 # nbconvert's HTML template sets `font-family: inherit` on every <pre> in an output, and JupyterLab's
 # Markdown styles paint it the page colour, so a code block in an exported answer loses its monospace
-# font and its background. This restores both, for Markdown outputs only; it is sent once per kernel,
-# as an output of its own (the answer stays pure Markdown for the notebook and `--to markdown`).
+# font and its background. This restores both, for Markdown outputs only. It goes with every answer
+# that has a code block, as an output of its own just before it (the answer stays pure Markdown for
+# the notebook and `--to markdown`): once per kernel would be lost when that one cell is re-run.
 EXPORT_STYLE = (
     "<style>.jp-OutputArea-output.jp-RenderedMarkdown pre{"
     "font-family:var(--jp-code-font-family,monospace);"
@@ -43,7 +44,7 @@ EXPORT_STYLE = (
     ".jp-OutputArea-output.jp-RenderedMarkdown pre code{background:transparent}"
     "</style>"
 )
-_state = {"style_sent": False}
+_CODE_BLOCK = re.compile(r"^(?: {0,3}(?:```|~~~)| {4}|\t)", re.MULTILINE)
 
 
 class DisplaySink(Sink):
@@ -206,20 +207,23 @@ class DisplaySink(Sink):
     def final(self, answer: str, metadata: dict[str, Any]) -> None:
         bundle = self._answer_bundle(answer)
         if self.owned:
-            self._replace_all(bundle, metadata)
+            self._replace_all(bundle, metadata, answer)
         elif self._parts:
-            self._export_style()
+            self._export_style(answer)
             self._show(bundle, self._parts[0], update=True, metadata=metadata)
             for display_id in self._parts[1:]:
                 self._show({"text/markdown": ""}, display_id, update=True)
         elif self._slot is not None and not self._slot_is_reasoning:
-            self._show(bundle or {"text/markdown": ""}, self._slot, update=True, metadata=metadata)
+            if bundle:
+                self._show(bundle, self._slot, update=True, metadata=metadata)
+            else:  # nothing came (a failure): the indicator goes, no empty answer stays
+                self._show({"text/plain": ""}, self._slot, update=True)
             self._slot = None
         elif bundle:
             self._show(bundle, self._id(), metadata=metadata)
         self._parts = []
 
-    def _replace_all(self, bundle: dict[str, Any], metadata: dict[str, Any]) -> None:
+    def _replace_all(self, bundle: dict[str, Any], metadata: dict[str, Any], answer: str) -> None:
         """One clean set of outputs: what was said, the reasoning, the answer, the images."""
         from IPython.display import clear_output
 
@@ -237,16 +241,15 @@ class DisplaySink(Sink):
             if kind == "tool":  # the calls, as they ended, before the answer they led to
                 self._show(tool_bundle, None)
         if bundle:
-            self._export_style()
+            self._export_style(answer)
             self._show(bundle, None, metadata=metadata)
         for kind, value, md in self._replay:
             if kind == "image":
                 self._show(value, None, metadata=md)
         self._slot = None
 
-    def _export_style(self) -> None:
-        if not _state["style_sent"] and self.fmt in ("markdown", "code"):
-            _state["style_sent"] = True
+    def _export_style(self, answer: str) -> None:
+        if self.fmt == "code" or (self.fmt == "markdown" and _CODE_BLOCK.search(answer)):
             self._show({"text/html": EXPORT_STYLE, "text/plain": ""}, None)
 
     def _answer_bundle(self, answer: str) -> dict[str, Any]:
