@@ -195,8 +195,11 @@ def test_interrupt_before_the_first_token(kernel) -> None:
             on_message=_interrupt_when(kernel, thinking),
         )
     )
-    assert "Interrupted: kept the partial answer (0 characters)" in cell.stderr
+    assert "Interrupted before any answer came: nothing was added to the conversation." in cell.stderr
     assert not cell.markdown.strip()
+    assert (
+        kernel.value("len(__import__('openai_magic').notebook.conversation.get_conversation().entries)") == 0
+    )
     assert quiet(kernel.run("%chat hello again")).markdown
 
 

@@ -128,6 +128,7 @@ def test_the_first_text_is_published_at_once(kernel) -> None:
     finally:
         ok(kernel.run("%config ChatMagics.throttle = 0.0667"))
     assert "Interrupted: kept the partial answer" in cell.stderr
+    assert "conversation" not in cell.stderr  # --no-history: the thread was not told anything
     first = kernel.value("first")
     assert first and cell.markdown == first
     updates = [m for m in cell.of("display_data", "update_display_data") if m["content"].get("transient")]

@@ -76,6 +76,7 @@ class StreamRenderer:
         self.tool_messages: list[dict[str, Any]] = []  # a tool loop's messages, for the thread
         self._final_from = 0  # where the text after the last tool step starts (the final reply)
         self.replayed: str | None = None  # when the answer came from a replay file: when it was recorded
+        self._running: dict[str, ToolCall] = {}  # tool calls shown as running, by id
 
     @property
     def answer(self) -> str:
@@ -116,8 +117,10 @@ class StreamRenderer:
             self.model = item.model or self.model
         elif isinstance(item, ToolCall):
             self.flush()  # what the model said before its call is shown before the call
+            self._running[item.id] = item
             self.sink.tool_call(item)
         elif isinstance(item, ToolResult):
+            self._running.pop(item.id, None)
             self.sink.tool_result(item)
         elif isinstance(item, ToolMessages):
             self.tool_messages.extend(item.messages)
@@ -212,6 +215,9 @@ class StreamRenderer:
     def finish(self, *, interrupted: bool = False, error: str | None = None) -> dict[str, Any]:
         """The whole answer (one rendering), the footer and the metadata; returns the metadata."""
         self.ended = time.monotonic()
+        for call in list(self._running.values()):  # a call the turn never saw return: say how it ended
+            reason = "interrupted" if interrupted else "did not finish: the request failed"
+            self.add(ToolResult(id=call.id, name=call.name, output="", error=reason))
         if self._reasoning:
             self.sink.reasoning(self.reasoning_text, True)
         if self.blocks is None and self._pending:

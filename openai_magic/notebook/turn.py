@@ -27,10 +27,14 @@ from .sinks import InterruptSafe, Sink, deferred_interrupts
 DONE, INTERRUPTED, FAILED = "done", "interrupted", "failed"
 TICK = object()  # no item for a throttle interval: let the renderer show what it holds back
 
-INTERRUPTED_LINE = {
-    "magic": "Interrupted: kept the partial answer ({n} characters), marked interrupted in the conversation.",
-    "panel": "interrupted",
+INTERRUPTED_LINE = {  # by surface, and by whether the partial answer joined the thread
+    (
+        "magic",
+        True,
+    ): "Interrupted: kept the partial answer ({n} characters), marked interrupted in the conversation.",
+    ("magic", False): "Interrupted: kept the partial answer ({n} characters).",
 }
+INTERRUPTED_EARLY = {"magic": "Interrupted before any answer came: nothing was added to the conversation."}
 
 
 @dataclass
@@ -117,11 +121,6 @@ class Turn:
         """Show the end of the answer, record the turn (unless `--no-history`) and say how it went."""
         renderer, plan = self.renderer, self.plan
         metadata = renderer.finish(interrupted=outcome == INTERRUPTED, error=self._error)
-        if self._error:
-            self.sink.error(self._error)
-        if outcome == INTERRUPTED:
-            line = INTERRUPTED_LINE.get(plan.surface, "interrupted")
-            self.sink.error(line.format(n=len(renderer.answer)))
         result = TurnResult(
             plan=plan,
             answer=renderer.answer,
@@ -138,6 +137,14 @@ class Turn:
         result.in_thread = bool(
             self.record and plan.options.history and not plan.image and (result.answer or result.ok)
         )
+        if self._error:
+            self.sink.error(self._error)
+        if outcome == INTERRUPTED:
+            if result.answer:
+                line = INTERRUPTED_LINE.get((plan.surface, result.in_thread), "interrupted")
+            else:
+                line = INTERRUPTED_EARLY.get(plan.surface, "interrupted")
+            self.sink.error(line.format(n=len(result.answer)))
         if result.in_thread:
             with self.recording():
                 plan.conversation.add_turn(
