@@ -6,6 +6,7 @@ Kernel bugs are tested in a real kernel; panel bugs against ChatPanel on the tes
 from __future__ import annotations
 
 import asyncio
+import html
 import json
 
 import pytest
@@ -202,6 +203,23 @@ async def test_panel_fields_and_keywords(demo_server):
     custom = ChatPanel(provider="demo", conversation="fields")
     custom.ui.provider.value = "custom base URL"
     assert "Error" not in custom.ui.models_status.value and "#b00" not in custom.ui.models_status.value
+
+
+@pytest.mark.panel
+@pytest.mark.parametrize(
+    ("typed", "said"),
+    [("0", "max tokens: must be at least 1, not 0"), ("100k", "max tokens: a whole number, not '100k'")],
+)
+async def test_a_number_field_the_panel_cannot_send_is_said_and_nothing_is_sent(demo_server, typed, said):
+    panel = ChatPanel(provider=demo_server.base_url, model="demo-chat", conversation=f"bad-field-{typed}")
+    field = panel.ui.params["max_tokens"]
+    field.text.value = typed  # as the front end sends it
+    assert html.escape(said.removeprefix("max tokens: ")) in field.hint.value
+    with pytest.raises(ValueError, match=said):
+        await panel.send("hello")
+    assert panel.conversation.entries == [] and panel.ui.prompt.value == "hello"  # the prompt is kept
+    field.text.value = "5"
+    assert field.hint.value == "" and panel.options().max_tokens == 5 and await panel.send()
 
 
 @pytest.mark.panel

@@ -239,6 +239,11 @@ class ChatPanel:
         if self.busy:
             ui.thread_status.value = "<small style='color:#b00'>still answering: press Stop first</small>"
             return None
+        problems = ui.params.problems()
+        if problems:
+            said = html.escape("; ".join(problems))
+            ui.thread_status.value = f"<small style='color:#b00'>nothing sent: {said}</small>"
+            return None
         loop = _loop()
         if loop is None:
             ui.thread_status.value = "<small style='color:#b00'>no running event loop</small>"

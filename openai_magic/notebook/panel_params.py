@@ -44,7 +44,8 @@ class OptionalSlider:
 
 
 class OptionalInt:
-    """A number field that is blank when unset; text that is not a whole number in bounds is ignored."""
+    """A number field that is blank when unset. Text that is not a whole number in bounds is said
+    beside the field (and the panel sends nothing until it is fixed), never silently dropped."""
 
     def __init__(self, name: str, spec: opts.Spec) -> None:
         self.name = name
@@ -52,18 +53,31 @@ class OptionalInt:
             placeholder="none", description=name.replace("_", " "), continuous_update=False
         )
         self.text.layout.width = "180px"
-        self.box = self.text
+        self.hint = widgets.HTML()
+        self.text.observe(lambda _: self._show_problem(), "value")
+        self.box = widgets.HBox([self.text, self.hint])
+
+    @property
+    def problem(self) -> str | None:
+        """What is wrong with the text ("must be at least 1, not 0"), None when blank or valid."""
+        text = self.text.value.strip()
+        if not text:
+            return None
+        if not text.lstrip("-").isdigit():
+            return f"a whole number, not {text!r}"
+        try:
+            opts.check(self.name, int(text))
+        except ValueError as exc:
+            return str(exc).removeprefix(f"{self.name} ")
+        return None
+
+    def _show_problem(self) -> None:
+        problem = self.problem
+        self.hint.value = f"<small style='color:#b00'>{html.escape(problem)}</small>" if problem else ""
 
     @property
     def value(self) -> int | None:
-        text = self.text.value.strip()
-        if not text.lstrip("-").isdigit():
-            return None
-        try:
-            opts.check(self.name, int(text))
-        except ValueError:
-            return None
-        return int(text)
+        return None if self.problem or not self.text.value.strip() else int(self.text.value.strip())
 
     @value.setter
     def value(self, value: int | None) -> None:
@@ -134,6 +148,11 @@ class ParamWidgets:
 
     def values(self) -> dict[str, Any]:
         return {name: widget.value for name, widget in self.widgets.items()}
+
+    def problems(self) -> list[str]:
+        """Fields whose text cannot be sent, as "max tokens: must be at least 1, not 0"."""
+        found = [(name, getattr(widget, "problem", None)) for name, widget in self.widgets.items()]
+        return [f"{name.replace('_', ' ')}: {problem}" for name, problem in found if problem]
 
     def show(self, options: opts.ChatOptions) -> None:
         for name, widget in self.widgets.items():
