@@ -101,6 +101,12 @@ def test_only_openai_base_url_set_works_in_magics_and_panel(tmp_path, demo_serve
         )
         assert "(environment)" not in cell.stdout and "MissingAuthError" not in cell.everything
         assert cell.stdout.strip() == "OpenAI-compatible | True"
+        # No model named: a local server has no gpt-4o-mini, so the first model it lists answers.
+        unnamed = ok(k.run("%chat -c unnamed hello"))
+        assert "Using model demo-chat (the first the server lists" in unnamed.stdout
+        assert unnamed.meta["model"] == "demo-chat"
+        ok(k.run("q = ChatPanel(conversation='unnamed-panel')\nawait q.models_loaded()\nprint(q.model)"))
+        assert k.value("q.model") == "demo-chat" and "I saw" in k.value("await q.send('hello')")
     finally:
         k.close()
 

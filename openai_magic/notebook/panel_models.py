@@ -11,6 +11,7 @@ import html
 from typing import Any
 
 from .errorline import describe
+from .plan import default_model
 
 IMAGE_MARK = " 🖼"
 
@@ -83,7 +84,7 @@ class ModelList:
         labels = [(f"{m}{IMAGE_MARK}" if _is_image(provider, m) else m, m) for m in models]
         self.ui.model.options = labels
         self.ui.compare_models.options = labels
-        self.sync(self.wanted or getattr(provider, "default_model", None))
+        self.sync(self.wanted or default_model(provider) or None)
         self.ui.models_status.value = f"<small>{len(models)} models</small>"
         return models
 

@@ -52,6 +52,20 @@ def resolve_provider(name: str | None) -> tuple[Any, bool]:
     return providers.Demo, True
 
 
+def default_model(provider: Any) -> str:
+    """The provider's default model ("" for none). OpenAI pointed elsewhere by `$OPENAI_BASE_URL` has
+    none: a local server (Ollama, vLLM, LM Studio) has no `gpt-4o-mini`, so the first model the server
+    lists is used instead, as for any base URL."""
+    default = str(getattr(provider, "default_model", "") or "")
+    if getattr(provider, "base_url_env", None) == "OPENAI_BASE_URL" and os.environ.get("OPENAI_BASE_URL"):
+        try:
+            moved = provider.get_api_base() != provider.default_api_base
+        except Exception:  # a provider class of the user's own with an unusual base: keep its default
+            moved = False
+        return "" if moved else default
+    return default
+
+
 def provider_label(provider: Any) -> str:
     """A short human name for a provider class: its label, or its base URL's host for custom ones."""
     label = str(getattr(provider, "label", "") or "")
@@ -205,7 +219,7 @@ async def _choose_model(
     if not options.image:
         if model:
             return model, _is_image(provider, model)
-        default = getattr(provider, "default_model", "") or ""
+        default = default_model(provider)
         if default:
             return default, False
         chosen = await _first_listed(provider, key, image=False)
