@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import signal
 import tempfile
 
 import pytest
@@ -24,6 +25,15 @@ for _name in list(os.environ):
         or _name.startswith("OPENAI_MAGIC_REPLAY")
     ):
         os.environ.pop(_name)
+
+
+@pytest.fixture(scope="session", autouse=True)
+def ctrl_c_reaches_the_suite():
+    """Ctrl-C tests need Python's own SIGINT handler, as a user's session has; a shell starts a
+    background job (`pytest ... &`, `under-load` in a script) with SIGINT ignored instead."""
+    previous = signal.signal(signal.SIGINT, signal.default_int_handler)
+    yield
+    signal.signal(signal.SIGINT, previous)
 
 
 @pytest.fixture(scope="session")
