@@ -292,8 +292,13 @@ class ChatPanel:
         try:
             plan = await self._plan(prompt, media, view)
             confirm = AskButtons(view) if plan.options.confirm else None
-            turn = Turn(plan, view, throttle=plan.options.throttle, confirm=confirm)
-            turn.recording = self._transcript.recording
+            turn = Turn(
+                plan,
+                view,
+                throttle=plan.options.throttle,
+                confirm=confirm,
+                recording=self._transcript.recording,
+            )
             result = await turn.run()
         finally:
             self._transcript.end_turn()

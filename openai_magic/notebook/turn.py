@@ -82,6 +82,7 @@ class Turn:
         record: bool = True,
         confirm: Any = None,
         surface: str | None = None,
+        recording: Callable[[], AbstractContextManager[Any]] = contextlib.nullcontext,
     ) -> None:
         self.plan = plan
         self.surface = surface or plan.surface  # how the log names where the turn came from
@@ -93,8 +94,7 @@ class Turn:
         self.renderer = StreamRenderer(self.sink, metadata=plan.metadata(), throttle=throttle)
         self._exception: BaseException | None = None
         self._error: str | None = None
-        # Held while the turn adds itself to its thread (a panel showing it already skips it).
-        self.recording: Callable[[], AbstractContextManager[Any]] = contextlib.nullcontext
+        self.recording = recording  # held while the turn adds itself to its thread (a panel skips it)
 
     # -- the steps both loops share -----------------------------------------------------------------
 
