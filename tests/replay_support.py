@@ -11,9 +11,23 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+import pytest
 from core_support import HostileServer, Request, http_reply, sse_chunk
 
+from openai_magic import replay
 from openai_magic.core.responses import Replayed, ToolResult
+
+
+@pytest.fixture(autouse=True)
+def no_outside_settings(monkeypatch):
+    """No replay settings from the environment, and the replay module reset after the test: autouse,
+    so it applies to every test of a module that imports it."""
+    for name in (replay.ENV_PATH, replay.ENV_MODE, replay.ENV_SPEED):
+        monkeypatch.delenv(name, raising=False)
+    yield
+    for name in (replay.ENV_PATH, replay.ENV_MODE, replay.ENV_SPEED):
+        monkeypatch.delenv(name, raising=False)
+    replay.configure()
 
 
 class CountingServer(HostileServer):

@@ -8,7 +8,13 @@ import re
 
 import pytest
 from core_support import collect, demo_provider, of_type, text_of
-from replay_support import CountingServer, dead_base_url, lines, texts
+from replay_support import (
+    CountingServer,
+    dead_base_url,
+    lines,
+    no_outside_settings,  # noqa: F401  (autouse: applies here)
+    texts,
+)
 
 from openai_magic import replay
 from openai_magic.core import errors, providers
@@ -22,16 +28,6 @@ from openai_magic.core.responses import (
     Usage,
 )
 from openai_magic.server import DemoServer
-
-
-@pytest.fixture(autouse=True)
-def no_outside_settings(monkeypatch):
-    for name in (replay.ENV_PATH, replay.ENV_MODE, replay.ENV_SPEED):
-        monkeypatch.delenv(name, raising=False)
-    yield
-    for name in (replay.ENV_PATH, replay.ENV_MODE, replay.ENV_SPEED):
-        monkeypatch.delenv(name, raising=False)
-    replay.configure()
 
 
 @pytest.fixture

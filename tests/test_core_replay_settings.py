@@ -9,22 +9,15 @@ import threading
 
 import pytest
 from core_support import collect, demo_provider, text_of
-from replay_support import lines
+from replay_support import (
+    lines,
+    no_outside_settings,  # noqa: F401  (autouse: applies here)
+)
 
 from openai_magic import replay
 from openai_magic.core import errors, responses
 from openai_magic.core.replay import Settings
 from openai_magic.core.responses import Replayed
-
-
-@pytest.fixture(autouse=True)
-def no_outside_settings(monkeypatch):
-    for name in (replay.ENV_PATH, replay.ENV_MODE, replay.ENV_SPEED):
-        monkeypatch.delenv(name, raising=False)
-    yield
-    for name in (replay.ENV_PATH, replay.ENV_MODE, replay.ENV_SPEED):
-        monkeypatch.delenv(name, raising=False)
-    replay.configure()
 
 
 def test_off_by_default_and_the_public_names():
