@@ -11,7 +11,7 @@ import html
 from typing import Any
 
 from .errorline import describe
-from .plan import default_model
+from .plan import default_model, is_image_model
 
 IMAGE_MARK = " 🖼"
 
@@ -81,7 +81,7 @@ class ModelList:
         if generation != self._generation:
             return models
         self.models = list(models)
-        labels = [(f"{m}{IMAGE_MARK}" if _is_image(provider, m) else m, m) for m in models]
+        labels = [(f"{m}{IMAGE_MARK}" if is_image_model(provider, m) else m, m) for m in models]
         self.ui.model.options = labels
         self.ui.compare_models.options = labels
         self.sync(self.wanted or default_model(provider) or None)
@@ -102,13 +102,6 @@ class ModelList:
         compare = [m for m in self.compare_wanted if m in values]
         if compare:
             self.ui.compare_models.value = tuple(compare)
-
-
-def _is_image(provider: Any, model: str) -> bool:
-    try:
-        return bool(provider.is_image_model(model))
-    except Exception:  # a user's provider class with an unusual check: unmarked
-        return False
 
 
 __all__ = ["IMAGE_MARK", "ModelList"]

@@ -109,7 +109,7 @@ class Plan:
 
     def with_model(self, model: str) -> Plan:
         """The same turn for another model (compare mode)."""
-        image = _is_image(self.provider, model)
+        image = is_image_model(self.provider, model)
         return Plan(**{**self.__dict__, "model": model, "image": image})
 
     def request_kwargs(self, confirm: Any = None) -> dict[str, Any]:
@@ -182,7 +182,7 @@ async def plan_turn(
         notify(DEMO_NOTICE)
     key = key or keys.lookup(provider, keyring=options.use_keyring)
     model, image = await _choose_model(provider, options, key, notify, surface, model_given)
-    if image and not _is_image(provider, model):  # named for an image: the core must ask it for one
+    if image and not is_image_model(provider, model):  # named for an image: the core must ask it for one
         extra = {"image_models": [*(getattr(provider, "image_models", None) or []), model]}
         provider = type(provider.__name__, (provider,), {**extra, "__qualname__": provider.__qualname__})
     conversation = get_conversation(options.conversation)
@@ -218,7 +218,7 @@ async def _choose_model(
     model = options.model
     if not options.image:
         if model:
-            return model, _is_image(provider, model)
+            return model, is_image_model(provider, model)
         default = default_model(provider)
         if default:
             return default, False
@@ -228,7 +228,7 @@ async def _choose_model(
         return chosen, False
     # An image was asked for: the model if it makes images, else the provider's image model (so a
     # configured chat model such as `%config ChatMagics.model = "gpt-4o"` does not answer in text).
-    if model and (model_given or _is_image(provider, model)):
+    if model and (model_given or is_image_model(provider, model)):
         return model, True
     default = getattr(provider, "default_image_model", "") or ""
     if default:
@@ -242,7 +242,7 @@ async def _choose_model(
 async def _first_listed(provider: Any, key: Any, *, image: bool) -> str:
     """The first model of the right kind the provider lists (the listing's error if it fails)."""
     models = await provider.get_models_async(api_key=key)
-    chosen = next((m for m in models if _is_image(provider, m) == image), None)
+    chosen = next((m for m in models if is_image_model(provider, m) == image), None)
     if chosen is None:
         kind = "image model" if image else "chat model"
         listed = f" (it lists: {', '.join(models[:8])})" if models else " (it lists none)"
@@ -250,7 +250,8 @@ async def _first_listed(provider: Any, key: Any, *, image: bool) -> str:
     return str(chosen)
 
 
-def _is_image(provider: Any, model: str) -> bool:
+def is_image_model(provider: Any, model: str) -> bool:
+    """Whether `provider` says `model` makes images (the turn, the panel's list and `%models` agree)."""
     try:
         return bool(provider.is_image_model(model))
     except Exception:  # a provider class of the user's own with an unusual check: treat as chat
@@ -263,6 +264,8 @@ __all__ = [
     "Plan",
     "UnknownProviderError",
     "base_url",
+    "default_model",
+    "is_image_model",
     "plan_turn",
     "provider_label",
     "resolve_provider",

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import fnmatch
-from typing import Any
 
 from IPython.core.error import UsageError
 from IPython.core.magic import Magics, line_magic, magics_class, no_var_expand
@@ -27,7 +26,7 @@ class ModelsMagics(Magics):
         from ...core import bridge, errors
         from .. import keys
         from ..errorline import describe
-        from ..plan import UnknownProviderError, resolve_provider
+        from ..plan import UnknownProviderError, default_model, is_image_model, resolve_provider
 
         args = parse(self.models, line)
         defaults = chat_defaults(self.shell)
@@ -49,8 +48,8 @@ class ModelsMagics(Magics):
             glob = any(c in pattern for c in "*?[")
             low = pattern.lower()
             models = [m for m in models if (fnmatch.fnmatch(m.lower(), low) if glob else low in m.lower())]
-        default = (defaults.model if not args.provider else None) or getattr(provider, "default_model", "")
-        rows = [(m, _is_image(provider, m), m == default) for m in models]
+        default = (defaults.model if not args.provider else None) or default_model(provider)
+        rows = [(m, is_image_model(provider, m), m == default) for m in models]
         if not rows:
             print(f"No models match {pattern!r}." if pattern else "The provider lists no models.")
             return
@@ -66,13 +65,6 @@ class ModelsMagics(Magics):
             f"| `{m}` | {'🖼' if i else ''} | {'✓' if d else ''} |" for m, i, d in rows
         )
         display({"text/markdown": table, "text/plain": plain}, raw=True)
-
-
-def _is_image(provider: Any, model: str) -> bool:
-    try:
-        return bool(provider.is_image_model(model))
-    except Exception:  # a user's provider class with an unusual check: unmarked
-        return False
 
 
 __all__ = ["ModelsMagics"]
